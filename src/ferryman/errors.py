@@ -1,0 +1,207 @@
+"""Every error ferryman raises, under one root.
+
+    FerrymanError                  root; ``exit_code`` is what the CLI exits with
+    ├── InputError            (2)  bad usage, configuration or migration files; nothing changed
+    │   ├── ConfigError            configuration or command-line options
+    │   ├── SourceError            migration files: every problem at once, in ``problems``
+    │   └── OutOfOrderError        a pending migration below the highest applied one
+    ├── MigrationError        (1)  a migration failed and the database was brought back
+    │   └── RollbackError     (3)  ... and could not be brought back: needs a person
+    ├── StateError            (3)  the database needs a person before anything runs
+    │   ├── DirtyError             a migration started and neither finished nor rolled back
+    │   ├── ChecksumError          an applied migration's file was edited
+    │   ├── MissingMigrationError  an applied migration's file is gone
+    │   ├── DatabaseAheadError     the database has migrations newer than the code
+    │   └── SchemaVersionError     ferryman's own tables are newer than this ferryman
+    └── BlockedError          (4)  the environment stopped it before anything changed
+        ├── ConnectError           database unreachable, authentication or TLS refused
+        ├── LockTimeout            another runner held the lock for too long
+        └── DriverError            the database refused a statement of ferryman's own
+
+Driver exceptions never reach a caller: dialects translate them at the boundary
+(``raise ... from exc``) and the core adds what a person needs to act: the file,
+the version, the statement, the database's own message and the next command.
+
+This module is on the path of ``ferryman status``: it imports nothing.
+"""
+
+__all__ = [
+    "FerrymanError", "InputError", "ConfigError", "SourceError", "OutOfOrderError",
+    "MigrationError", "RollbackError", "StateError", "DirtyError", "ChecksumError",
+    "MissingMigrationError", "DatabaseAheadError", "SchemaVersionError",
+    "BlockedError", "ConnectError", "LockTimeout", "DriverError",
+]
+
+_SECRETS = set()
+
+
+def register_secret(secret):
+    """Remember a secret (a password) so that no message ever shows it."""
+    if secret and len(secret) >= 3:
+        _SECRETS.add(secret)
+
+
+def redact(text):
+    """Replace every registered secret in ``text`` with ``***``."""
+    if not text:
+        return text
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+class FerrymanError(Exception):
+    """Root of every ferryman error.
+
+    Attributes a person needs to act, each optional: ``file``, ``version``,
+    ``statement`` (its text), ``line``, ``db_message`` (the database's own words),
+    ``hint`` (the next command to run).
+    """
+
+    exit_code = 2
+
+    def __init__(self, message, *, file=None, version=None, statement=None, line=None,
+                 db_message=None, sqlstate=None, hint=None):
+        super().__init__(redact(message))
+        self.message = redact(message)
+        self.file = file
+        self.version = version
+        self.statement = redact(statement)
+        self.line = line
+        self.db_message = redact(db_message)
+        self.sqlstate = sqlstate
+        self.hint = redact(hint)
+
+    def details(self):
+        """The message followed by one line per known fact, as the CLI prints it."""
+        lines = [self.message]
+        if self.file:
+            where = self.file + (f":{self.line}" if self.line else "")
+            lines.append(f"  file:      {where}")
+        if self.version is not None:
+            lines.append(f"  version:   {self.version}")
+        if self.statement:
+            lines.append(f"  statement: {_clip(self.statement)}")
+        if self.db_message:
+            said = self.db_message.strip().replace("\n", "\n             ")
+            lines.append(f"  database:  {said}")
+        if self.hint:
+            lines.append(f"  next:      {self.hint}")
+        return "\n".join(lines)
+
+    def to_dict(self):
+        return {
+            "error": type(self).__name__,
+            "exit_code": self.exit_code,
+            "message": self.message,
+            "file": self.file,
+            "version": self.version,
+            "statement": self.statement,
+            "line": self.line,
+            "db_message": self.db_message,
+            "sqlstate": self.sqlstate,
+            "hint": self.hint,
+        }
+
+
+def _clip(text, limit=400):
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class InputError(FerrymanError):
+    """Bad usage, configuration or migration files; nothing was changed."""
+
+    exit_code = 2
+
+
+class ConfigError(InputError):
+    """The configuration or the command-line options are invalid."""
+
+
+class SourceError(InputError):
+    """The migration files are invalid. ``problems`` lists every one of them."""
+
+    def __init__(self, problems, **kwargs):
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in the migration files"
+        super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in self.problems), **kwargs)
+
+
+class OutOfOrderError(InputError):
+    """A pending migration's version is below the highest applied one."""
+
+
+class MigrationError(FerrymanError):
+    """A migration failed; the database was brought back to where the run started.
+
+    ``rolled_back`` lists the versions undone to get there.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message, *, rolled_back=(), run_id=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.rolled_back = list(rolled_back)
+        self.run_id = run_id
+
+
+class StateError(FerrymanError):
+    """The database is in a state that needs a person before anything runs."""
+
+    exit_code = 3
+
+
+class RollbackError(MigrationError):
+    """A migration failed and the run could not be rolled back: needs a person."""
+
+    exit_code = 3
+
+
+class DirtyError(StateError):
+    """A migration started and neither finished nor rolled back."""
+
+
+class ChecksumError(StateError):
+    """An applied migration's file was edited after it was applied."""
+
+
+class MissingMigrationError(StateError):
+    """An applied migration's file is no longer among the migrations."""
+
+
+class DatabaseAheadError(MissingMigrationError):
+    """The database has migrations applied that are newer than the code."""
+
+
+class SchemaVersionError(StateError):
+    """ferryman's own tables were written by a newer ferryman."""
+
+
+class BlockedError(FerrymanError):
+    """The environment stopped the command before anything changed."""
+
+    exit_code = 4
+
+
+class ConnectError(BlockedError):
+    """The database is unreachable, or refused the authentication or TLS."""
+
+
+class LockTimeout(BlockedError):
+    """Another runner held the migration lock longer than the lock timeout."""
+
+
+class DriverError(BlockedError):
+    """The database refused a statement. Dialects raise it; the core re-raises it
+    with the migration's context as the error that fits."""
+
+    def __init__(self, message, *, transient=False, lock_exhausted=False, missing_table=False,
+                 connection_lost=False, **kwargs):
+        super().__init__(message, **kwargs)
+        self.transient = transient
+        self.lock_exhausted = lock_exhausted
+        self.missing_table = missing_table
+        self.connection_lost = connection_lost

@@ -1,0 +1,144 @@
+"""What the API returns: frozen dataclasses, each with ``to_dict()`` for JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class MigrationInfo:
+    version: int
+    name: str
+    phase: str
+    applied_at: str | None = None
+    missing: bool = False
+    out_of_order: bool = False
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    """Seed 004's MigrationStatus, and what else a person asks first."""
+
+    current_version: int | None
+    dirty: bool
+    pending_count: int
+    last_backup: str | None
+    database: str = ""
+    head_version: int | None = None
+    applied: tuple = ()
+    pending: tuple = ()
+    dirty_details: dict | None = None
+    problems: tuple = ()
+    last_backup_details: dict | None = None  # id, path, created_at, size, host
+
+    @property
+    def up_to_date(self):
+        return not self.dirty and self.pending_count == 0
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(
+            current_version=data["current_version"], dirty=data["dirty"],
+            pending_count=data["pending_count"], last_backup=data["last_backup"],
+            database=data["database"], head_version=data["head_version"],
+            applied=tuple(MigrationInfo(**a) for a in data["applied"]),
+            pending=tuple(MigrationInfo(**p) for p in data["pending"]),
+            dirty_details=data["dirty_details"], problems=tuple(data["problems"]),
+            last_backup_details=data.get("last_backup_details"))
+
+    def to_dict(self):
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    version: int
+    name: str
+    phase: str
+    direction: str
+    duration_ms: float | None = None
+    file: str | None = None
+    transactional: bool = True
+    note: str | None = None
+    sql: tuple = ()
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a command did (or, with ``dry_run``, would do)."""
+
+    command: str
+    run_id: str | None
+    from_version: int | None
+    to_version: int | None
+    steps: tuple = ()
+    dry_run: bool = False
+    outcome: str = "ok"
+
+    @property
+    def nothing_to_do(self):
+        return not self.steps
+
+    def to_dict(self):
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    id: int
+    run_id: str
+    version: int | None
+    name: str | None
+    phase: str | None
+    kind: str | None
+    checksum: str | None
+    direction: str
+    started_at: str | None
+    finished_at: str | None
+    duration_ms: float | None
+    applied_by: str
+    ferryman_version: str
+    outcome: str
+    error: str | None
+
+    def to_dict(self):
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Validation:
+    migrations: int
+    applied_checked: int
+    database: str | None = None
+    problems: tuple = field(default=())
+
+    def to_dict(self):
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    """A backup and its manifest."""
+
+    id: str
+    path: str
+    created_at: str
+    size: int
+    sha256: str
+    reason: str | None = None
+    database: str | None = None
+    migration_version: int | None = None
+    dirty: bool = False
+    server_version: str | None = None
+    tool: str | None = None
+    ferryman_version: str | None = None
+    run_id: str | None = None
+    host: str | None = None
+
+    @classmethod
+    def from_manifest(cls, manifest):
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in manifest.items() if k in names})
+
+    def to_dict(self):
+        return asdict(self)

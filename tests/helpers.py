@@ -1,0 +1,108 @@
+"""Helpers for tests: plain-driver queries, and the real command in a subprocess."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PG_DSN = os.environ.get("FERRYMAN_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres")
+PG_OFF = os.environ.get("FERRYMAN_TEST_PG", "").lower() in ("off", "0", "no")
+
+
+def pg_dsn_params():
+    import shlex
+
+    return dict(item.split("=", 1) for item in shlex.split(PG_DSN))
+
+
+def ferryman_process(*args, env=None, **kwargs):
+    """Start the real console command in a subprocess (for kill -9 and concurrency)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.Popen([sys.executable, "-m", "ferryman", *map(str, args)],
+                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kwargs)
+
+
+def query(url, sql, params=None):
+    """Rows of ``sql`` on ``url``, through the plain drivers (not ferryman)."""
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        path = url.split("sqlite:///", 1)[1]
+        with sqlite3.connect(path) as conn:
+            return conn.execute(sql, params or ()).fetchall()
+    import psycopg
+
+    with psycopg.connect(_pg_conninfo(url), autocommit=True) as conn:
+        cursor = conn.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _pg_conninfo(url):
+    from ferryman.url import parse_url
+
+    u = parse_url(url)
+    return f"host={u.host} port={u.port or 5432} user={u.user} dbname={u.database}"
+
+
+def tables(url):
+    """The user's tables (ferryman's own excluded), sorted."""
+    if url.startswith("sqlite"):
+        rows = query(url, "SELECT name FROM sqlite_master WHERE type = 'table' "
+                          "AND name NOT LIKE 'ferryman%' AND name NOT LIKE 'sqlite_%'")
+    else:
+        rows = query(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                          "AND tablename NOT LIKE 'ferryman%'")
+    return sorted(r[0] for r in rows)
+
+
+def sqlite_path(url):
+    return url.split("sqlite:///", 1)[1]
+
+
+def ferryman_tables(url):
+    """ferryman's own tables in a database (none means it was never touched)."""
+    if url.startswith("sqlite"):
+        rows = query(url, "SELECT name FROM sqlite_master WHERE name LIKE 'ferryman%'")
+    else:
+        rows = query(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'ferryman%'")
+    return sorted(r[0] for r in rows)
+
+
+# -- a real headless browser, for the HTML reports ----------------------------------------
+# --headless=new   Chromium's current headless mode (the old one is a separate binary now)
+# --no-sandbox     Chromium will not start its sandbox as root, which CI and this
+#                  sandbox run as; the page is our own file, so nothing hostile loads
+# --disable-gpu    no GPU here; saves the probe
+# the rest         the machine has no network: no update checks, sync or QUIC probes
+# On stderr, "Failed to connect to the bus" (no D-Bus here) and, from Debian's launcher
+# script, "/usr/bin/chromium: 9: [: ...: unexpected operator" are noise: both harmless.
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+def chromium():
+    """Debian's Chromium; CI installs it, a test never does."""
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("chromium is required: apt-get install -y chromium")
+    return path
+
+
+def run_chromium(workdir, name, *args):
+    # A profile per run: two Chromiums never share one (its lock would make one fail).
+    command = [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={workdir / (name + '-profile')}",
+               *args]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        # --dump-dom waits for the page: a script that opens a dialog (an injected
+        # alert()) blocks it, so a hang here may be the very failure under test.
+        pytest.fail(f"chromium did not finish within 60 s: {command}")
+    assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
+    return done.stdout
