@@ -1,0 +1,261 @@
+"""Planning: from what is on disk and what the database says, the steps to run.
+
+Pure: no database, no files read except through ``Migration.checksum``. Every
+function takes a ``Listing`` (core/source.py) and a ``State`` (core/history.py).
+"""
+
+import re
+
+from ..errors import (ChecksumError, DatabaseAheadError, DirtyError, InputError,
+                      MissingMigrationError, OutOfOrderError)
+
+
+class Step:
+    """Run one migration in one direction."""
+
+    __slots__ = ("migration", "direction")
+
+    def __init__(self, migration, direction):
+        self.migration = migration
+        self.direction = direction
+
+    @property
+    def version(self):
+        return self.migration.version
+
+    def inverse(self):
+        return Step(self.migration, "down" if self.direction == "up" else "up")
+
+    @property
+    def label(self):
+        m = self.migration
+        return f"{m.version}_{m.name}" + (" (down)" if self.direction == "down" else "")
+
+    def __repr__(self):
+        return f"<Step {self.direction} {self.migration.version}>"
+
+    def __eq__(self, other):
+        return (isinstance(other, Step) and self.direction == other.direction
+                and self.migration.version == other.migration.version)
+
+
+class Checkpoint:
+    """A check that runs at its place among the steps, on the run's connection (the
+    pipeline's integrity phase). ``run(db)`` raises a FerrymanError to fail the run."""
+
+    __slots__ = ("name", "run")
+
+    def __init__(self, name, run):
+        self.name = name
+        self.run = run
+
+    def __repr__(self):
+        return f"<Checkpoint {self.name}>"
+
+
+def check_state(listing, state, *, verify_checksums=True):
+    """Refuse to run against a database that needs a person first (exit code 3)."""
+    if state.dirty:
+        raise dirty_error(state.dirty)
+    missing = [a for a in state.applied if a.version not in listing.by_version]
+    if missing:
+        raise missing_error(listing, missing)
+    if verify_checksums:
+        mismatched = [
+            (listing.by_version[a.version], a) for a in state.applied
+            if listing.by_version[a.version].checksum != a.checksum]
+        if mismatched:
+            lines = [f"{m.path}: applied with sha256 {a.checksum}, the file now has "
+                     f"{m.checksum}" for m, a in mismatched]
+            raise ChecksumError(
+                f"{len(mismatched)} applied migration{'s were' if len(lines) > 1 else ' was'} "
+                "edited after being applied:\n  " + "\n  ".join(lines),
+                file=mismatched[0][0].path, version=mismatched[0][0].version,
+                hint="restore the file as it was (git checkout), and put the change in a new "
+                     "migration")
+
+
+def dirty_error(dirty):
+    where = f"{dirty.get('file') or dirty.get('name')}"
+    stmt = dirty.get("statement_index")
+    detail = f", statement {stmt + 1} of {dirty.get('statements')}" if stmt is not None else ""
+    previous = dirty.get("previous_version")
+    return DirtyError(
+        f"the database is dirty: {dirty.get('reason', 'a migration did not finish')} "
+        f"(version {dirty.get('version')}, {where}{detail})",
+        file=dirty.get("file"), version=dirty.get("version"),
+        statement=dirty.get("statement"), db_message=dirty.get("error"),
+        hint=("inspect the database, finish or undo the migration by hand, then run "
+              f"`ferryman force {dirty.get('version')}` (finished) or `ferryman force "
+              f"{previous if previous is not None else 0}` (undone)"))
+
+
+def missing_error(listing, missing):
+    versions = ", ".join(f"{a.version} ({a.name})" for a in missing)
+    if listing.head is None or all(a.version > listing.head for a in missing):
+        return DatabaseAheadError(
+            f"the database is ahead of the code: it has {versions} applied, and the newest "
+            f"migration here is {listing.head}",
+            version=missing[-1].version,
+            hint="deploy the newer code, or point --migrations at the right folder")
+    return MissingMigrationError(
+        f"applied migration{'s' if len(missing) > 1 else ''} missing from the migrations "
+        f"folder: {versions}", version=missing[0].version,
+        hint="restore the file(s) from version control; never delete an applied migration")
+
+
+def pending(listing, state):
+    return [m for m in listing.migrations if m.version not in state.by_version]
+
+
+def plan_up(listing, state, target=None, allow_out_of_order=False, phases=None):
+    """Apply every pending migration up to ``target`` (inclusive): phase by phase in
+    the pipeline's order, by version within a phase, each phase's changed repeatable
+    migrations after its versioned ones. ``phases`` limits it to those phases."""
+    if target is not None:
+        _require_version(listing, target)
+    todo = [m for m in pending(listing, state)
+            if (target is None or m.version <= target) and (phases is None or m.phase in phases)]
+    _check_order(todo, _highest(state.applied), allow_out_of_order)
+    steps = [Step(m, "up") for m in todo]
+    if target is None:  # repeatables have no version: they come with going to the head
+        steps += [Step(r, "up") for r in changed_repeatables(listing, state)
+                  if phases is None or r.phase in phases]
+    order = {id(r): i for i, r in enumerate(repeatable_order(listing.repeatables))}
+    steps.sort(key=lambda s: (listing.rank(s.migration), s.version is None,
+                              s.version or order.get(id(s.migration), 0)))
+    return steps
+
+
+def changed_repeatables(listing, state):
+    """The repeatable migrations to apply: new or changed ones, and every one that
+    depends on them (a view on a view is re-created after it), in dependency order.
+    Each gets ``previous``, the body applied before, which is its undo."""
+    ordered = repeatable_order(listing.repeatables)
+    closure = set()
+    for r in ordered:
+        applied = state.repeatables.get(r.name)
+        if applied is None or applied[0] != r.checksum or _depends(r, closure, ordered):
+            closure.add(r.name)
+    for r in ordered:
+        r.previous = state.repeatables.get(r.name, (None, None))[1]
+    return [r for r in ordered if r.name in closure]
+
+
+def repeatable_order(repeatables):
+    """Repeatables sorted so that each comes after those whose objects it uses.
+
+    A repeatable creates the views, functions and types its text names after CREATE;
+    it uses another when one of those names appears in it, outside comments and DROP
+    statements (dropping a dependent first, to re-create it after, is not using it).
+    Ties keep name order.
+    """
+    creates = {r.name: _created(r) for r in repeatables}
+    words = {r.name: _uses(r) for r in repeatables}
+    needs = {r.name: {o.name for o in repeatables if o is not r and creates[o.name] & words[r.name]
+                      and not creates[r.name] & creates[o.name]}
+             for r in repeatables}
+    done, ordered = set(), []
+    while len(ordered) < len(repeatables):
+        ready = [r for r in repeatables if r.name not in done and needs[r.name] <= done]
+        if not ready:
+            cycle = sorted(r.name for r in repeatables if r.name not in done)
+            raise InputError("repeatable migrations depend on each other in a cycle: "
+                             + ", ".join(f"R__{name}.sql" for name in cycle))
+        for r in ready:
+            done.add(r.name)
+            ordered.append(r)
+    return ordered
+
+
+def _depends(repeatable, names, ordered):
+    creates = set()
+    for other in ordered:
+        if other.name in names:
+            creates |= _created(other)
+    return bool(creates & _uses(repeatable))
+
+
+def _uses(repeatable):
+    text = _NOT_USES.sub(" ", repeatable.script("up").text)
+    return set(_WORD.findall(text.lower()))
+
+
+def _created(repeatable):
+    return {m.group(1).strip('"').split(".")[-1].strip('"').lower()
+            for m in _CREATES.finditer(repeatable.script("up").text)}
+
+
+_WORD = re.compile(r"[a-z_][a-z0-9_$]*")
+_NOT_USES = re.compile(r"--[^\n]*|/\*.*?\*/|\bDROP\s[^;]*;?", re.I | re.S)
+_CREATES = re.compile(
+    r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:MATERIALIZED\s+)?"
+    r"(?:RECURSIVE\s+)?(?:VIEW|FUNCTION|PROCEDURE|TYPE|TRIGGER|AGGREGATE)\s+"
+    r"(?:IF\s+NOT\s+EXISTS\s+)?((?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+))?)", re.I)
+
+
+def plan_down(listing, state, steps=None, to=None):
+    """Undo the ``steps`` newest applied migrations, or every one above ``to``."""
+    applied = [listing.by_version[a.version] for a in reversed(state.applied)]
+    if to is not None:
+        if to < 0:
+            raise InputError(f"--to {to}: a version is 0 or more")
+        chosen = [m for m in applied if m.version > to]
+    else:
+        steps = 1 if steps is None else steps
+        if steps < 1:
+            raise InputError(f"--steps {steps}: give 1 or more")
+        chosen = applied[:steps]
+    return _downs(chosen)
+
+
+def plan_goto(listing, state, version, allow_out_of_order=False):
+    """Reach the state where exactly the migrations up to ``version`` are applied."""
+    if version != 0:
+        _require_version(listing, version)
+    downs = [listing.by_version[a.version] for a in reversed(state.applied)
+             if a.version > version]
+    kept = [a for a in state.applied if a.version <= version]
+    ups = [m for m in pending(listing, state) if m.version <= version]
+    _check_order(ups, _highest(kept), allow_out_of_order)
+    ups.sort(key=lambda m: (listing.rank(m), m.version))
+    return _downs(downs) + [Step(m, "up") for m in ups]
+
+
+def _downs(migrations):
+    without = [m for m in migrations if not m.has_down]
+    if without:
+        raise InputError(
+            "cannot go down: no down migration for "
+            + ", ".join(f"{m.version} ({m.filename})" for m in without),
+            file=without[0].path, version=without[0].version,
+            hint="write the .down.sql file (or down() in the module), or use `ferryman force`")
+    return [Step(m, "down") for m in migrations]
+
+
+def _require_version(listing, version):
+    if version not in listing.by_version:
+        raise InputError(f"there is no migration with version {version}",
+                         hint="`ferryman status` lists the versions")
+
+
+def _highest(applied):
+    """The highest applied version of each phase: a pending migration below it came
+    in out of order (each phase counts on its own, as the pipeline runs them)."""
+    highest = {}
+    for a in applied:
+        highest[a.phase] = max(highest.get(a.phase, a.version), a.version)
+    return highest
+
+
+def _check_order(todo, highest, allow):
+    if allow:
+        return
+    below = [m for m in todo if m.version < highest.get(m.phase, 0)]
+    if below:
+        current = max(highest[m.phase] for m in below)
+        raise OutOfOrderError(
+            f"pending migration{'s' if len(below) > 1 else ''} below the current version "
+            f"{current}: " + ", ".join(f"{m.version} ({m.filename})" for m in below),
+            file=below[0].path, version=below[0].version,
+            hint="give it a version above the current one, or pass --allow-out-of-order")

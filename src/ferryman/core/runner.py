@@ -1,0 +1,616 @@
+"""Apply a plan under the lock: each migration and its history row in one transaction,
+and a failed run brought back to where it started.
+
+Transactions. By default a whole run is one transaction: the migrations and their
+history rows commit together, so a killed process leaves nothing half done (the
+server, or SQLite's journal, rolls it back). ``transaction="each"`` commits after
+every migration. A ``no-transaction`` migration runs in autocommit and splits the
+run there; it marks the database dirty before its first statement and clears the
+mark when it finishes, so a failure or a kill part way is visible to everyone.
+
+Lock budget. PostgreSQL keeps every lock a transaction takes until it ends, in a
+shared table sized max_locks_per_transaction × (max_connections +
+max_prepared_transactions). A run of thousands of migrations would fill it, and the
+application's own queries would fail with "out of shared memory" too. So the runner
+commits a chunk when the run holds half of that table, and if the table fills anyway
+(SQLSTATE 53200) it rolls the chunk back whole and retries it in halves.
+
+Rollback. When a migration fails, its transaction rolls back; migrations of the same
+run that had committed (earlier chunks, ``each`` mode, no-transaction splits) are
+undone through their inverse steps, newest first. When that is impossible (no down
+migration, a down that fails, a half-done no-transaction migration) the runner stops
+at a consistent point, marks the database dirty with what happened, and raises
+``RollbackError`` (exit code 3).
+"""
+
+import time
+from collections import deque
+from datetime import datetime, timezone
+
+from ..errors import (DriverError, FerrymanError, LockTimeout, MigrationError,
+                      RollbackError)
+from ..events import (ChunkCommitted, ChunkSplit, LockAcquired, LockWaiting, Message,
+                      RollbackStarted, RunFinished, RunStarted, StepFailed, StepFinished,
+                      StepStarted, emit)
+from .history import Entry, History
+from .plan import Checkpoint, check_state
+
+BUDGET_EVERY = 50  # steps between two looks at the lock table
+
+
+def now():
+    return datetime.now(timezone.utc)
+
+
+def new_run_id():
+    import os
+
+    return f"{now():%Y%m%dT%H%M%SZ}-{os.urandom(3).hex()}"
+
+
+class Run:
+    """One invocation that changes a database."""
+
+    __slots__ = ("id", "command", "started_at", "finished_at", "from_version", "to_version",
+                 "backup_id")
+
+    def __init__(self, command, from_version, backup_id=None):
+        self.id = new_run_id()
+        self.command = command
+        self.started_at = now()
+        self.finished_at = None
+        self.from_version = from_version
+        self.to_version = from_version
+        self.backup_id = backup_id
+
+
+class Result:
+    """What a run did: its steps (dicts), versions and outcome."""
+
+    __slots__ = ("run_id", "command", "steps", "from_version", "to_version", "outcome",
+                 "rolled_back")
+
+    def __init__(self, run_id, command, steps, from_version, to_version, outcome="ok",
+                 rolled_back=()):
+        self.run_id = run_id
+        self.command = command
+        self.steps = steps
+        self.from_version = from_version
+        self.to_version = to_version
+        self.outcome = outcome
+        self.rolled_back = list(rolled_back)
+
+
+class StepFailure(Exception):
+    """A step failed; carries the error a person will read and whether it left the
+    database dirty (a no-transaction step stopped part way)."""
+
+    def __init__(self, step, error, dirty=False, at_commit=False):
+        super().__init__(error.message)
+        self.step = step
+        self.error = error
+        self.dirty = dirty
+        self.at_commit = at_commit
+
+
+def acquire_lock(db, name, timeout, consumers):
+    """Poll the dialect's try-lock until ``timeout``; never queue on the server."""
+    start = time.monotonic()
+    delay, next_report, attempts = 0.05, 0.0, 0
+    while True:
+        if db.try_lock(name):
+            if attempts:
+                emit(consumers, LockAcquired(time.monotonic() - start))
+            return
+        attempts += 1
+        waited = time.monotonic() - start
+        if waited >= timeout:
+            holder = db.lock_holder(name)
+            raise LockTimeout(
+                f"another ferryman holds the migration lock on {db.describe()}; gave up "
+                f"after {timeout:g}s" + (f"; held by {holder}" if holder else ""),
+                hint="wait for it to finish, or raise --lock-timeout")
+        if waited >= next_report:
+            emit(consumers, LockWaiting(db.lock_holder(name), waited))
+            next_report = waited + 5.0
+        time.sleep(min(delay, max(0.0, timeout - waited)))
+        delay = min(delay * 1.5, 1.0)
+
+
+class Runner:
+    """Runs steps against one open database connection (a dialect)."""
+
+    def __init__(self, db, listing, *, prefix="ferryman_", lock_timeout=600.0,
+                 transaction="run", timeout=None, safety=None, consumers=(), options=()):
+        self.db = db
+        self.dialect = type(db)
+        self.listing = listing
+        self.history = History(db, prefix)
+        self.prefix = prefix
+        self.lock_timeout = lock_timeout
+        self.transaction = transaction
+        self.timeout = timeout
+        self.safety = safety
+        self.consumers = list(consumers)
+        self.options = tuple(options)  # compile options, e.g. (("concurrent_indexes", True),)
+        self.expired = False
+
+    # -- the whole command ------------------------------------------------------------
+    def execute(self, command, planner):
+        """Lock, read the state, plan with ``planner(listing, state)``, run the steps.
+
+        Under the lock, just before the first change, ``safety.before_run(db, state,
+        steps, run)`` takes the backup and returns its id (see Safety). Nothing to do
+        is an empty result, not an error.
+        """
+        acquire_lock(self.db, self.prefix, self.lock_timeout, self.consumers)
+        try:
+            state = self.history.read_state()
+            check_state(self.listing, state)
+            steps = planner(self.listing, state)
+            if not any(not isinstance(item, Checkpoint) for item in steps):
+                return Result(None, command, [], state.current_version,
+                              state.current_version)
+            run = Run(command, state.current_version)
+            if self.safety is not None:
+                run.backup_id = self.safety.before_run(self.db, state, steps, run)
+            return self._run(run, steps, state)
+        finally:
+            self.db.unlock(self.prefix)
+
+    # -- the run ----------------------------------------------------------------------
+    def _run(self, run, steps, state):
+        self.state = state
+        self.run = run
+        self.applied = set(state.by_version)
+        self.run_row = False  # is the run's row committed?
+        self.done, self.committed, self.batch = [], [], []
+        started = time.monotonic()
+        real = [s for s in steps if not isinstance(s, Checkpoint)]
+        emit(self.consumers, RunStarted(run.id, run.command, self.db.describe(), tuple(
+            (s.version, s.migration.name, s.direction) for s in real)))
+        watchdog = self._start_watchdog()
+        try:
+            self._run_steps(deque(steps), len(real))
+        except StepFailure as failure:
+            self._recover(failure)  # always raises
+        except DriverError as exc:  # ferryman's own statements (history, dirty marks)
+            what = self._expired_text() or f"ferryman could not write its own tables: {exc.message}"
+            self._recover(StepFailure(None, MigrationError(
+                what, db_message=exc.db_message, sqlstate=exc.sqlstate)))
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+        run.to_version = max(self.applied) if self.applied else None
+        emit(self.consumers, RunFinished(run.id, "ok", run.from_version, run.to_version,
+                                         len(real), _ms(started)))
+        return Result(run.id, run.command, self.done, run.from_version, run.to_version)
+
+    def _start_watchdog(self):
+        """Cancel the running statement when the whole run goes over its timeout."""
+        if not self.timeout:
+            return None
+        import threading
+
+        def expire():
+            self.expired = True
+            self.db.cancel()
+
+        timer = threading.Timer(self.timeout, expire)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def _expired_text(self):
+        return f"the run went over its timeout of {self.timeout:g}s" if self.expired else None
+
+    def _run_steps(self, queue, total):
+        max_batch = None
+        while queue:
+            step = queue[0]
+            if isinstance(step, Checkpoint):
+                # A check of the pipeline's, on the run's connection: inside the open
+                # transaction, so it sees the run's changes before they commit.
+                queue.popleft()
+                self._checkpoint(step)
+                continue
+            if self.expired:
+                raise StepFailure(step, MigrationError(
+                    self._expired_text() + f"; {step.label} did not start",
+                    version=step.version, file=step.migration.path))
+            compiled = self._compiled(step)
+            index = len(self.done)  # the steps of this run done so far
+            if not compiled.transactional:
+                self._commit_batch("a no-transaction migration follows")
+                self._ensure_run_row()
+                self._apply_autocommit(step, compiled, index, total)
+                queue.popleft()
+                continue
+            if not self.db.in_transaction:
+                self._begin()
+            try:
+                self._apply(step, compiled, index, total)
+            except StepFailure as failure:
+                if not (getattr(failure.error, "lock_exhausted", False) and self.batch):
+                    raise
+                # The shared lock table is full: undo this chunk whole, retry in halves.
+                self.db.rollback()
+                for done_step, _entry, _result in reversed(self.batch):
+                    queue.appendleft(done_step)
+                    self.done.pop()
+                    self._untrack(done_step)
+                max_batch = max(1, len(self.batch) // 2)
+                self.batch = []
+                emit(self.consumers, ChunkSplit(max_batch, "the server's lock table is full"))
+                continue
+            queue.popleft()
+            if self.transaction == "each":
+                self._commit_batch("each migration commits on its own")
+            elif max_batch and len(self.batch) >= max_batch:
+                self._commit_batch(f"chunks of {max_batch} fit the server's lock table")
+            elif len(self.batch) % BUDGET_EVERY == 0 and self._over_budget():
+                self._commit_batch("the run holds half of the server's lock table")
+        if not self.db.in_transaction:
+            self._begin()
+        self.run.finished_at = now()
+        self.run.to_version = max(self.applied) if self.applied else None
+        self.history.record([entry for _s, entry, _r in self.batch])
+        self.history.finish_run(self.run, "ok")
+        self._commit()
+
+    def _checkpoint(self, checkpoint):
+        try:
+            checkpoint.run(self.db)
+        except FerrymanError as exc:
+            raise StepFailure(None, exc) from exc
+
+    def _begin(self):
+        self.db.begin()
+        if not self.run_row:
+            self.history.prepare(self.state)
+            self.history.start_run(self.run)
+
+    def _ensure_run_row(self):
+        if not self.run_row:
+            self._begin()
+            self._commit()
+
+    def _commit(self):
+        try:
+            self.db.commit()
+        except DriverError as exc:
+            step = self.batch[-1][0] if self.batch else None
+            raise StepFailure(step, _commit_error(exc), at_commit=True) from exc
+        self.run_row = True
+        self.committed.extend(step for step, _e, _r in self.batch)
+        self.batch = []
+
+    def _commit_batch(self, reason):
+        if not self.db.in_transaction:
+            return
+        count = len(self.batch)
+        self.history.record([entry for _s, entry, _r in self.batch])
+        self._commit()
+        if count:
+            emit(self.consumers, ChunkCommitted(count, reason))
+
+    def _over_budget(self):
+        budget = self.db.lock_budget()
+        return budget is not None and self.db.locks_held() > budget
+
+    # -- one step ---------------------------------------------------------------------
+    def _compiled(self, step):
+        compiled, _problems = step.migration.compiled(step.direction, self.dialect,
+                                                      self.options)
+        return compiled
+
+    def _apply(self, step, compiled, index, total):
+        """Run a transactional step inside the open transaction."""
+        m = step.migration
+        emit(self.consumers, StepStarted(m.version, m.name, m.phase, step.direction, index,
+                                         total))
+        started_at, started = now(), time.monotonic()
+        self._execute(step, compiled)
+        entry = _entry(self.run.id, step, started_at)
+        result = _step_result(step, _ms(started))
+        self.batch.append((step, entry, result))
+        self.done.append(result)
+        self._track(step)
+        emit(self.consumers, StepFinished(m.version, m.name, step.direction, _ms(started)))
+
+    def _apply_autocommit(self, step, compiled, index, total):
+        """Run a no-transaction step: dirty first, statement by statement, then clean."""
+        m = step.migration
+        emit(self.consumers, StepStarted(m.version, m.name, m.phase, step.direction, index,
+                                         total))
+        script = m.script(step.direction)
+        dirty = {
+            "version": m.version, "name": m.name, "phase": m.phase, "file": script.path,
+            "direction": step.direction, "run_id": self.run.id,
+            "since": now().isoformat(timespec="seconds"), "statement_index": 0,
+            "statements": len(compiled.statements) or None,
+            "previous_version": self._previous_version(step),
+            "reason": f"a no-transaction migration ({compiled.reason}) did not finish",
+        }
+        self.history.set_dirty(dirty)
+        started_at, started = now(), time.monotonic()
+        try:
+            self._execute(step, compiled, progress=dirty)
+        except StepFailure as failure:
+            dirty.update(reason="a no-transaction migration failed part way",
+                         error=failure.error.db_message or failure.error.message,
+                         statement=failure.error.statement)
+            self._write_safely(lambda: self.history.set_dirty(dirty))
+            failure.dirty = True
+            raise
+        entry = _entry(self.run.id, step, started_at)
+        self.db.begin()
+        self.history.set_dirty(None)
+        self.history.record([entry])
+        self._commit()
+        self.committed.append(step)
+        result = _step_result(step, _ms(started))
+        self.done.append(result)
+        self._track(step)
+        emit(self.consumers, StepFinished(m.version, m.name, step.direction, _ms(started)))
+
+    def _execute(self, step, compiled, progress=None):
+        m = step.migration
+        script = m.script(step.direction)
+        if m.kind == "python":
+            self._execute_python(step, script)
+            return
+        for index, statement in enumerate(compiled.statements):
+            if progress is not None and index:
+                progress["statement_index"] = index
+                self.history.set_dirty(progress)
+            try:
+                self._statement(statement, progress is not None, step)
+            except DriverError as exc:
+                why = self._expired_text() or exc.message
+                error = MigrationError(
+                    f"{script.path}: statement {index + 1} of "
+                    f"{len(compiled.statements)} failed: {why}",
+                    file=script.path, version=m.version, statement=statement.text,
+                    line=statement.line, db_message=exc.db_message, sqlstate=exc.sqlstate)
+                # _run_steps reads it: a full lock table splits the chunk, not the run;
+                # the API reads transient: a run that failed on one may be retried.
+                error.lock_exhausted = exc.lock_exhausted
+                error.transient = exc.transient and not self.expired
+                raise StepFailure(step, error) from exc
+
+    def _statement(self, statement, autocommit, step):
+        """Run one statement; outside a transaction, a statement whose failure left
+        something behind that the dialect can clean up (an invalid index) runs once
+        more after the clean-up."""
+        try:
+            self.db.execute(statement.text)
+        except DriverError as exc:
+            if not autocommit or self.expired or not self.db.recover(statement.text, exc):
+                raise
+            emit(self.consumers, Message(
+                "warning", f"{step.label}: line {statement.line} failed ({exc.message}); "
+                "dropped the invalid index it left, and building it once more"))
+            try:
+                self.db.execute(statement.text)
+            except DriverError:
+                self.db.recover(statement.text, exc)  # leave no invalid index behind
+                raise
+
+    def _execute_python(self, step, script):
+        from .python import run_python
+
+        try:
+            run_python(self.db, step.migration, step.direction, script)
+        except FerrymanError as exc:
+            raise StepFailure(step, exc) from exc
+
+    def _track(self, step):
+        if step.version is None:  # a repeatable migration has no version
+            return
+        if step.direction == "up":
+            self.applied.add(step.version)
+        else:
+            self.applied.discard(step.version)
+
+    def _previous_version(self, step):
+        below = [v for v in self.applied if v < step.version]
+        return max(below) if below else 0
+
+    # -- failure ----------------------------------------------------------------------
+    def _recover(self, failure):
+        self.db.rollback()
+        for done_step, _entry, _result in self.batch:
+            self.done.remove(_result)
+            self._untrack(done_step)
+        self.batch = []
+        error = failure.error
+        step = failure.step
+        error.migration = step.migration if step is not None else None
+        if step is not None:
+            emit(self.consumers, StepFailed(step.version, step.migration.name,
+                                            step.direction, error.message))
+        if failure.at_commit and getattr(error, "connection_lost", False):
+            raise self._needs_person(error, "the connection was lost while committing; "
+                                     "whether the run committed is unknown")
+        if failure.dirty:
+            self._unrecoverable(error, "the database is dirty",
+                                lambda: self._finish("dirty", error))
+        rolled_back, to_undo = [], list(self.committed)
+        if to_undo:
+            emit(self.consumers, RollbackStarted(len(to_undo)))
+        for done_step in reversed(to_undo):
+            undo = done_step.inverse()
+            if undo.direction == "down" and not undo.migration.has_down:
+                why = f"no down migration for {undo.version}"
+                self._unrecoverable(
+                    error, f"it could not be rolled back: {undo.version} "
+                    f"({undo.migration.filename}) has no down migration",
+                    lambda: self._mark_run_dirty(error, why, to_undo, rolled_back),
+                    rolled_back)
+            try:
+                self._undo(undo)
+            except StepFailure as undo_failure:
+                reason = undo_failure.error.message
+                mark = (lambda: self._finish("dirty", error)) if undo_failure.dirty else (
+                    lambda: self._mark_run_dirty(error, reason, to_undo, rolled_back))
+                self._unrecoverable(error, f"rolling back failed at {undo.label}: {reason}",
+                                    mark, rolled_back)
+            rolled_back.append(done_step.version)
+        self._finish("rolled_back", error)
+        raise _carry(error, MigrationError(
+            error.message + (f"\nthe run was rolled back ({len(rolled_back)} migration"
+                             f"{'s' if len(rolled_back) != 1 else ''} undone); the database "
+                             f"is where it started, at version {_label(self.run.from_version)}"
+                             if rolled_back else
+                             f"\nthe transaction was rolled back; the database is where it "
+                             f"started, at version {_label(self.run.from_version)}"),
+            file=error.file, version=error.version, statement=error.statement,
+            line=error.line, db_message=error.db_message, sqlstate=error.sqlstate,
+            rolled_back=rolled_back, run_id=self.run.id,
+            hint=f"fix {error.file or 'the migration'} and run the command again"))
+
+    def _undo(self, step):
+        compiled = self._compiled(step)
+        total = 1
+        if not compiled.transactional:
+            self._apply_autocommit(step, compiled, 0, total)
+            return
+        self._begin()
+        try:
+            self._apply(step, compiled, 0, total)
+            self._commit_batch("rollback step")
+        except StepFailure:
+            self.db.rollback()
+            raise
+
+    def _untrack(self, step):
+        if step.version is None:
+            return
+        if step.direction == "up":
+            self.applied.discard(step.version)
+        else:
+            self.applied.add(step.version)
+
+    def _finish(self, outcome, error):
+        run = self.run
+        run.finished_at = now()
+        run.to_version = max(self.applied) if self.applied else None
+        entries = []
+        if error.version is not None and error.version in self.listing.by_version:
+            m = self.listing.by_version[error.version]
+            direction = "up" if error.version not in self.applied else "down"
+            entries.append(Entry(run.id, m, direction, run.started_at, run.finished_at,
+                                 outcome="failed", error=error.details(),
+                                 checksum=_safe_checksum(m)))
+
+        def write():
+            self.db.begin()
+            if not self.run_row:
+                self.history.prepare(self.state)
+            self.history.record(entries)
+            self.history.finish_run(run, outcome, error.message, exists=self.run_row)
+            self.db.commit()
+            self.run_row = True
+
+        self._write_safely(write)
+        emit(self.consumers, RunFinished(run.id, outcome, run.from_version, run.to_version,
+                                         0, (run.finished_at - run.started_at)
+                                         .total_seconds() * 1000))
+
+    def _mark_run_dirty(self, error, why, to_undo, rolled_back):
+        remaining = [s.version for s in to_undo if s.version not in rolled_back]
+        dirty = {
+            "version": max(self.applied) if self.applied else None,
+            "name": f"run {self.run.id}", "run_id": self.run.id,
+            "since": now().isoformat(timespec="seconds"),
+            "reason": f"a failed run could not be rolled back ({why}); migrations "
+                      f"{', '.join(map(str, remaining))} of it remain applied",
+            "error": error.db_message or error.message, "statement": error.statement,
+            "file": error.file, "previous_version": self.run.from_version,
+        }
+        self._write_safely(lambda: self.history.set_dirty(dirty))
+        self._finish("rollback_failed", error)
+
+    def _write_safely(self, write):
+        """Best effort: the connection may be gone; status will tell the truth anyway."""
+        try:
+            write()
+        except (DriverError, FerrymanError) as exc:
+            self.db.rollback()
+            emit(self.consumers, Message("warning", f"could not record the failure: {exc}"))
+
+    def _unrecoverable(self, error, what, mark, rolled_back=()):
+        """Neither the transaction nor the down migrations bring the run back: restore
+        the pre-run backup where the safety layer allows it, else mark and stop."""
+        restored, failed = None, None
+        if self.safety is not None:
+            try:
+                restored = self.safety.restore(self.db, self.run, error)
+            except FerrymanError as exc:
+                failed = f"the automatic restore failed too: {exc.message}"
+        if restored:
+            emit(self.consumers, Message("info", restored))
+            raise MigrationError(
+                f"{error.message}\n{what}; {restored}", file=error.file, version=error.version,
+                statement=error.statement, line=error.line, db_message=error.db_message,
+                sqlstate=error.sqlstate, rolled_back=rolled_back, run_id=self.run.id,
+                hint=f"fix {error.file or 'the migration'} and run the command again")
+        mark()
+        raise self._needs_person(error, what + (f"; {failed}" if failed else ""), rolled_back)
+
+    def _needs_person(self, error, what, rolled_back=()):
+        restore = (f"; or restore the backup taken before the run: `ferryman backup restore "
+                   f"{self.run.backup_id}`" if self.run.backup_id not in (None, "disabled")
+                   else "")
+        return RollbackError(
+            f"{error.message}\n{what}; the database needs a person",
+            file=error.file, version=error.version, statement=error.statement,
+            line=error.line, db_message=error.db_message, sqlstate=error.sqlstate,
+            rolled_back=rolled_back, run_id=self.run.id,
+            hint="run `ferryman status` to see where it stands, repair by hand, then "
+                 "`ferryman force VERSION`" + restore)
+
+
+def _entry(run_id, step, started_at):
+    """The history row of a step that just ran."""
+    m = step.migration
+    if m.kind == "repeatable":  # the body that now stands, for the repeatables table
+        script = m.script(step.direction)
+        return Entry(run_id, m, step.direction, started_at, now(), checksum=script.checksum,
+                     body=script.text)
+    return Entry(run_id, m, step.direction, started_at, now(), checksum=m.checksum)
+
+
+def _carry(cause, error):
+    """Keep what the API reads (transient: worth a retry) on the error raised."""
+    error.transient = getattr(cause, "transient", False)
+    return error
+
+
+def _commit_error(exc):
+    error = MigrationError(f"COMMIT failed: {exc.message}", statement="COMMIT",
+                           db_message=exc.db_message, sqlstate=exc.sqlstate)
+    error.connection_lost = exc.connection_lost
+    return error
+
+
+def _step_result(step, duration_ms):
+    m = step.migration
+    return {"version": m.version, "name": m.name, "phase": m.phase,
+            "direction": step.direction, "duration_ms": duration_ms}
+
+
+def _safe_checksum(migration):
+    try:
+        return migration.checksum
+    except (OSError, UnicodeError):
+        return None
+
+
+def _label(version):
+    return "none (nothing applied)" if version is None else str(version)
+
+
+def _ms(started):
+    return round((time.monotonic() - started) * 1000, 3)

@@ -1,0 +1,378 @@
+"""What exists on disk: migration folders, the migrations in them, and their problems.
+
+A folder holds files named as golang-migrate names them, plus Python migrations:
+
+    {version}_{title}.up.sql     the change          (golang-migrate's own regex:
+    {version}_{title}.down.sql   its undo             ^([0-9]+)_(.*)\\.(up|down)\\.sql$)
+    {version}_{title}.py         up(ctx) and optionally down(ctx)
+    R__{title}.sql               repeatable: re-applied whenever it changes (Flyway's
+                                 naming), for views and functions
+
+A subfolder named after a dialect (``sqlite/``, ``postgresql/``) holds migrations
+for that engine only, where the SQL differs (triggers, constraints).
+
+Other files (README.md, data files) and names starting with ``_`` or ``.`` are
+ignored. A ``.sql`` or ``.py`` file that does not follow the naming is a problem:
+golang-migrate skips such files silently, ferryman says so.
+
+Listing is cheap and reads no file (``ferryman status`` needs names only); contents
+are read, checked and hashed when a command is about to run migrations.
+"""
+
+import os
+import re
+
+from ..errors import ConfigError
+
+SQL_NAME = re.compile(r"^([0-9]+)_(.*)\.(up|down)\.sql$")
+PY_NAME = re.compile(r"^([0-9]+)_(.*)\.py$")
+REPEATABLE_NAME = re.compile(r"^R__(.+)\.sql$")
+DIALECT_FOLDERS = ("sqlite", "postgresql", "mysql")
+# The migration phases of seed 000's pipeline, in the order they run.
+PHASE_ORDER = ("core", "extended", "indexes", "constraints", "views")
+MAX_VERSION = 2**63 - 1  # versions are stored as BIGINT
+KNOWN_DIRECTIVES = {"no-transaction"}
+_PY_DOWN = re.compile(r"^(?:async\s+)?def\s+down\s*\(", re.M)
+_DIRECTIVE = re.compile(r"^\s*(?:--|#)\s*ferryman:([A-Za-z0-9_-]*)(.*)$")
+
+
+class Migration:
+    """One versioned migration: where its files are; their contents load on demand."""
+
+    __slots__ = ("version", "name", "phase", "kind", "path", "down_path", "_scripts",
+                 "_compiled")
+
+    def __init__(self, version, name, phase, kind, path, down_path=None):
+        self.version = version
+        self.name = name
+        self.phase = phase
+        self.kind = kind  # "sql" or "python"
+        self.path = path
+        self.down_path = down_path
+        self._scripts = {}
+        self._compiled = {}
+
+    @property
+    def filename(self):
+        return os.path.basename(self.path)
+
+    @property
+    def has_down(self):
+        if self.kind == "python":
+            return _PY_DOWN.search(self.script("up").text) is not None
+        return self.down_path is not None
+
+    def script(self, direction):
+        """The up or down script, read and hashed once. Raises OSError/UnicodeError."""
+        if direction not in self._scripts:
+            path = self.path if direction == "up" or self.kind == "python" else self.down_path
+            self._scripts[direction] = Script.read(path, self.kind, direction)
+        return self._scripts[direction]
+
+    def refresh(self):
+        """Forget loaded contents whose file changed since (mtime or size); True if so."""
+        for direction, script in list(self._scripts.items()):
+            if script.signature is None:  # not from a file (a repeatable's previous body)
+                continue
+            try:
+                st = os.stat(script.path)
+            except OSError:
+                signature = None
+            else:
+                signature = (st.st_mtime_ns, st.st_size)
+            if signature != script.signature:
+                self._scripts.clear()
+                self._compiled.clear()
+                return True
+        return False
+
+    def compiled(self, direction, dialect, options=()):
+        """The script compiled for ``dialect`` (a class) with ``options`` (a tuple of
+        (name, value) pairs, e.g. concurrent_indexes): (Compiled or None, problems)."""
+        key = (direction, dialect.name, options)
+        if key not in self._compiled:
+            from .compile import compile_script
+
+            script = self.script(direction)
+            compiled, problems = compile_script(script, dialect, self.phase, dict(options))
+            self._compiled[key] = (compiled, script.problems + problems)
+        return self._compiled[key]
+
+    @property
+    def checksum(self):
+        """sha256 of the up file (or the Python module), line endings normalised."""
+        return self.script("up").checksum
+
+    def __repr__(self):
+        return f"<Migration {self.version} {self.name!r} ({self.phase}, {self.kind})>"
+
+
+class Repeatable(Migration):
+    """``R__{title}.sql``: applied again whenever its checksum changes.
+
+    It has no version and no down file; its undo is the body applied before, which the
+    database keeps (``previous``, set by the planner).
+    """
+
+    __slots__ = ("previous",)
+
+    def __init__(self, name, phase, path):
+        super().__init__(None, name, phase, "repeatable", path)
+        self.previous = None
+
+    @property
+    def has_down(self):
+        return self.previous is not None
+
+    def script(self, direction):
+        if direction == "up":
+            return super().script("up")
+        if "down" not in self._scripts:
+            self._scripts["down"] = Script(f"{self.path} (as applied before)", "repeatable",
+                                           "down", self.previous or "")
+        return self._scripts["down"]
+
+    def __repr__(self):
+        return f"<Repeatable {self.name!r} ({self.phase})>"
+
+
+class Script:
+    """The text of one migration file, normalised, with its checksum and directives."""
+
+    __slots__ = ("path", "kind", "direction", "text", "checksum", "directives", "problems",
+                 "signature")
+
+    def __init__(self, path, kind, direction, text, signature=None, data=None):
+        import hashlib  # off the status path
+
+        self.path = path
+        self.kind = kind
+        self.direction = direction
+        self.text = text
+        # ``data``: the file's bytes when they are already the normalised text's UTF-8
+        # (no BOM, no CR): hashing them saves encoding the text again.
+        self.checksum = hashlib.sha256(data if data is not None else text.encode("utf-8")
+                                       ).hexdigest()
+        self.directives, self.problems = parse_directives(text, path)
+        self.signature = signature
+
+    @classmethod
+    def read(cls, path, kind, direction):
+        # os.open/os.read: a run reads thousands of small files, and the io stack's
+        # buffered reader costs more than the read itself.
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            st = os.fstat(fd)
+            chunks, size = [], 0
+            while True:
+                chunk = os.read(fd, max(st.st_size - size, 0) + 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+        data = b"".join(chunks)
+        text = data.decode("utf-8-sig")
+        plain = b"\r" not in data and not data.startswith(b"\xef\xbb\xbf")
+        return cls(path, kind, direction, text if plain else normalise(text),
+                   (st.st_mtime_ns, st.st_size), data if plain else None)
+
+    @property
+    def transactional(self):
+        return "no-transaction" not in self.directives
+
+
+def normalise(text):
+    """Line endings to LF, so a checkout on Windows hashes like one on Linux."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def checksum_of(text):
+    import hashlib
+
+    return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()
+
+
+def parse_directives(text, path):
+    """Header directives (``-- ferryman:NAME`` before the first statement).
+
+    Returns (directives, problems): an unknown directive, or one found after the
+    header (where it would silently do nothing), is a problem.
+    """
+    directives, problems = {}, []
+    if "ferryman:" not in text:
+        return directives, problems
+    in_header = True
+    for number, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip()
+        match = _DIRECTIVE.match(line)
+        if match:
+            name, arg = match.group(1), match.group(2).strip()
+            where = f"{path}:{number}"
+            if name not in KNOWN_DIRECTIVES:
+                known = ", ".join(sorted(KNOWN_DIRECTIVES))
+                problems.append(f"{where}: unknown directive 'ferryman:{name}' (known: {known})")
+            elif not in_header:
+                problems.append(f"{where}: directive 'ferryman:{name}' must come before the "
+                                "first statement")
+            else:
+                directives[name] = arg
+        elif stripped and not stripped.startswith(("--", "#")):
+            in_header = False
+    return directives, problems
+
+
+class Listing:
+    """The migrations found in a set of phase folders, and the naming problems.
+
+    ``migrations`` are the versioned ones, by version; ``repeatables`` by name;
+    ``phases`` the phase names in the order they run.
+    """
+
+    __slots__ = ("migrations", "repeatables", "problems", "by_version", "phases")
+
+    def __init__(self, migrations, problems, repeatables=(), phases=("core",)):
+        self.migrations = migrations
+        self.repeatables = list(repeatables)
+        self.problems = problems
+        self.by_version = {m.version: m for m in migrations}
+        self.phases = tuple(phases)
+
+    def rank(self, migration):
+        """Where a migration's phase comes in the run (phase, then version)."""
+        phase = migration.phase
+        return self.phases.index(phase) if phase in self.phases else len(self.phases)
+
+    @property
+    def head(self):
+        return self.migrations[-1].version if self.migrations else None
+
+
+_cache = {}
+_RACY_NS = 2_000_000_000  # a folder changed this recently may change again unseen
+
+
+def scan(phases, dialect=None):
+    """List the migrations of every phase folder, sorted by version.
+
+    ``phases`` maps a phase name to a folder. Versions are unique across all of
+    them. The listing is cached until a folder changes (its mtime), so an
+    application that checks its status often pays for it once; a folder modified in
+    the last two seconds is never cached, because a second change within the same
+    timestamp tick would go unseen (git's "racy" rule). File contents are checked
+    for changes separately, by ``Migration.refresh``.
+    """
+    folders = []
+    for phase, folder in phases.items():
+        folders.append((phase, folder, _mtime(folder)))
+        sub = os.path.join(folder, dialect) if dialect else None
+        if sub and os.path.isdir(sub):
+            folders.append((phase, sub, _mtime(sub)))
+    key = (dialect, tuple(folders))
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    migrations, repeatables, problems = [], [], []
+    for phase, folder, _mtime_ns in folders:
+        found, again, folder_problems = _read_folder(phase, folder)
+        migrations.extend(found)
+        repeatables.extend(again)
+        problems.extend(folder_problems)
+    migrations.sort(key=lambda m: m.version)
+    repeatables.sort(key=lambda r: r.name)
+    problems.extend(_duplicates(migrations))
+    problems.extend(_duplicate_repeatables(repeatables))
+    order = [p for p in PHASE_ORDER if p in phases] + [p for p in phases if p not in PHASE_ORDER]
+    listing = Listing(_unique(migrations), problems, repeatables, order)
+    import time
+
+    if all(time.time_ns() - mtime > _RACY_NS for _p, _f, mtime in folders):
+        _cache.clear()
+        _cache[key] = listing
+    return listing
+
+
+def _mtime(folder):
+    try:
+        return os.stat(folder).st_mtime_ns
+    except FileNotFoundError:
+        raise ConfigError(f"migrations folder {folder} does not exist",
+                          hint="create it, or run `ferryman init`") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read migrations folder {folder}: {exc.strerror}") from None
+
+
+def _read_folder(phase, folder):
+    ups, downs, repeatables, problems = {}, {}, [], []
+    for filename in sorted(os.listdir(folder)):
+        if filename.startswith(("_", ".")) or not filename.endswith((".sql", ".py")):
+            continue
+        path = os.path.join(folder, filename)
+        again = REPEATABLE_NAME.match(filename)
+        if again:
+            repeatables.append(Repeatable(again.group(1), phase, path))
+            continue
+        match = SQL_NAME.match(filename)
+        kind = "sql"
+        if match is None:
+            match, kind = PY_NAME.match(filename), "python"
+        if match is None or (kind == "python" and ".up." in filename):
+            problems.append(f"{path}: name does not follow {{version}}_{{title}}.up.sql, "
+                            "{version}_{title}.down.sql, {version}_{title}.py or "
+                            "R__{title}.sql; not a migration (rename it, or start its name "
+                            "with _ to ignore it)")
+            continue
+        version = int(match.group(1))
+        if not 0 < version <= MAX_VERSION:
+            problems.append(f"{path}: version {match.group(1)} must be between 1 and "
+                            f"{MAX_VERSION}")
+            continue
+        direction = match.group(3) if kind == "sql" else "up"
+        table = downs if direction == "down" else ups
+        table.setdefault(version, []).append((match.group(2), kind, path))
+    migrations = []
+    for version, entries in ups.items():
+        for name, kind, path in entries:
+            down = downs.get(version)
+            down_path = down[0][2] if down and kind == "sql" else None
+            migrations.append(Migration(version, name, phase, kind, path, down_path))
+    for version, entries in downs.items():
+        if version not in ups:
+            problems.extend(f"{path}: down migration without an up migration "
+                            f"(expected {version}_{name}.up.sql)" for name, _k, path in entries)
+        elif len(entries) > 1:
+            problems.append(f"version {version} has {len(entries)} down files: "
+                            + ", ".join(p for _n, _k, p in entries))
+        elif any(k == "python" for _n, k, _p in ups[version]) and len(ups[version]) == 1:
+            problems.append(f"{entries[0][2]}: a Python migration has its down() in the "
+                            "module; remove this file or the down() function")
+    return migrations, repeatables, problems
+
+
+def _duplicates(migrations):
+    problems, seen = [], {}
+    for m in migrations:
+        seen.setdefault(m.version, []).append(m)
+    for version, group in seen.items():
+        if len(group) > 1:
+            problems.append(f"version {version} is used by {len(group)} migrations: "
+                            + ", ".join(m.path for m in group))
+    return problems
+
+
+def _duplicate_repeatables(repeatables):
+    seen = {}
+    for r in repeatables:
+        seen.setdefault(r.name, []).append(r.path)
+    return [f"repeatable migration R__{name}.sql appears {len(paths)} times: "
+            + ", ".join(paths) for name, paths in seen.items() if len(paths) > 1]
+
+
+def _unique(migrations):
+    seen, unique = set(), []
+    for m in migrations:
+        if m.version not in seen:
+            seen.add(m.version)
+            unique.append(m)
+    return unique

@@ -1,0 +1,389 @@
+"""Split the text of a SQL migration file into statements to run one by one.
+
+DB-API drivers execute one statement per call (sqlite3 refuses more), so a
+migration file has to be cut at its top-level semicolons -- and only there:
+a ';' inside a string, a quoted identifier, a comment, a dollar-quoted body,
+a trigger body or a SQL-standard function body belongs to its statement.
+
+Speed matters (thousands of files per run), so it is a single pass driven
+by one regex per dialect: each match skips code in bulk (quoted runs
+included) and stops at the next token that Python must see -- a ';', a
+comment, a dollar quote or an unterminated opener; at the start of a
+statement it also captures the first six words. So a typical statement costs
+one match. Only statements that may hold a BEGIN ... END body (or, in
+PostgreSQL, a parenthesised rule action list) get a word-by-word look.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import namedtuple
+from collections.abc import Callable
+
+__all__ = ["SplitError", "Statement", "split"]
+
+
+class Statement(namedtuple("Statement", "text line words")):
+    """One statement to execute: (text, line, words).
+
+    text: stripped, without its terminating ';', without the comments before
+    it or between its last code and the ';'; comments inside stay verbatim.
+    line: the 1-based line of its first character.
+    words: its first six (or fewer) bare words, uppercased, for classifying
+    it (BEGIN, CREATE INDEX CONCURRENTLY...): quoted identifiers, literals,
+    numbers and comments are skipped.
+
+    A collections.namedtuple, not typing.NamedTuple: importing typing would cost
+    every ``ferryman up`` a few milliseconds before its first statement.
+    """
+
+    __slots__ = ()
+
+
+class SplitError(ValueError):
+    """The input ends inside a string, identifier, comment or body."""
+
+
+_WS = " \t\n\r\f\v"  # SQL whitespace; str.strip() would also eat U+00A0 & co.
+# Identifier characters. PostgreSQL (scan.l: ident_cont) and SQLite
+# (tokenize.c: IdChar) both accept digits, '_', '$' and any non-ASCII
+# character; _IDSTART (no '$') also starts numbers, which lex alike here.
+#
+# Each class is written as its ASCII part plus "every non-ASCII character", via a
+# negated class of the ASCII characters left out: Python's re compiler takes about
+# 5 ms per class holding the range \x80-\U0010ffff, and the patterns below hold
+# over a hundred of them, which cost 0.7 s at every start; negated ASCII classes
+# compile in microseconds and match the same characters.
+
+
+def _with_non_ascii(keep):
+    """A class matching ASCII characters for which keep(c), and all non-ASCII."""
+    return "[^" + "".join(re.escape(chr(i)) for i in range(128) if not keep(chr(i))) + "]"
+
+
+def _ascii_only(keep):
+    """A class matching only the ASCII characters for which keep(c)."""
+    return "[" + "".join(re.escape(chr(i)) for i in range(128) if keep(chr(i))) + "]"
+
+
+_IDC = _with_non_ascii(lambda c: c.isalnum() or c in "_$")
+_IDSTART = _with_non_ascii(lambda c: c.isalnum() or c == "_")
+_WORD_START = _with_non_ascii(lambda c: c.isalpha() or c == "_")
+# Looking back from a quote: is it the E'' of an escape string? (A lone E,
+# not the end of a longer identifier.)
+_E_PREFIXED = f"(?<=[Ee])(?<!{_IDC}[Ee])"
+_NOT_E_PREFIXED = f"(?:(?<![Ee])|(?<={_IDC}[Ee]))"
+_WORD = f"{_WORD_START}{_IDC}*+"
+_NUMBER = f"[0-9]{_IDC}*+"  # skipped whole: the e of 1e10 is no word
+_PG_TAG = f"{_WORD_START}{_IDSTART}*"
+_PG_COMMENT_PART = re.compile(r"/\*|\*/")
+
+# Quoted runs, written as "unrolled loops" so that they match in one go.
+_SQ = r"'[^']*(?:''[^']*)*'"  # '' doubles a quote; backslash is plain
+_DQ = r'"[^"]*(?:""[^"]*)*"'
+_BQ = r"`[^`]*(?:``[^`]*)*`"
+_ESQ = r"'[^'\\]*(?:(?:''|\\.)[^'\\]*)*'"  # backslash escapes too
+_EDQ = r'"[^"\\]*(?:(?:""|\\.)[^"\\]*)*"'
+
+
+# tokens: skips plain code, then names the next token; opening: the same, also
+# capturing the first six words; first_words: the first six words from a position
+# on; scan: words and parentheses, for the trackers; classify: called when
+# words[0] == CREATE, returns a _Found.
+_Dialect = namedtuple("_Dialect", "tokens opening first_words scan classify")
+
+
+def _dialect(specials: str, plain: str, quoted: str, prefix: str,
+             classify: Callable[[list[str]], _Found], **tokens: str) -> _Dialect:
+    """Build a dialect's regexes from its lexical pieces.
+
+    specials: the characters that may start a token, a quoted run or a
+    comment; plain: those of them that are plain code where they stand;
+    quoted: complete strings and quoted identifiers; prefix: a letter that
+    belongs to the literal after it (E'..'), not a word; tokens: what the
+    main loop handles, each a named alternative, tried in order (so a
+    construct's complete form comes before "bad_*", its unterminated opener).
+    """
+    # The first six words: one nested optional group per word (a repeated
+    # group would keep only its last match). Between words, the look-ahead
+    # lets ordinary characters through with one test instead of failing every
+    # alternative in turn; a prefix letter is skipped there, before the word
+    # pattern can take it.
+    prefix = f"|{prefix}" if prefix else ""
+    special = re.compile(f"[{specials}]")
+    other = _ascii_only(lambda c: not special.match(c) and not (c.isalnum() or c == "_"))
+    other += "*+"
+    rare = f"(?=[{specials}0-9]{prefix})(?:{_NUMBER}|{quoted}|{plain}{prefix})"
+    words = ""
+    for _ in range(6):
+        words = f"(?:(?:{other}(?:{rare}{other})*+)({_WORD}){words})?"
+    # Only a special character can start a token, so the skip takes all others
+    # in bulk, and a special one when it is in a quoted run or plain where it
+    # stands (a '-' that starts no comment). It is possessive (*+, ++): never
+    # giving back, it tries nothing twice. Group 1 (leading whitespace) tells
+    # where a statement's code starts and whether the skipped text holds code.
+    skip = f"(?:[^{specials}]++|{quoted}|{plain})*+"
+    alts = "|".join(f"(?P<{k}>{v})" for k, v in tokens.items())
+    rest = f"{skip}(?:{alts}|(?P<eof>\\Z))"
+    scan = f"{quoted}|{_NUMBER}|(?P<w>{_WORD})|(?P<p>[()])"
+    return _Dialect(*(re.compile(x, re.S) for x in (
+        f"([{_WS}]*+){rest}", f"([{_WS}]*+)(?={words}){rest}", words, scan)), classify)
+
+
+class _Body:
+    """Tracks a BEGIN ... END body whose inner ';' don't end the statement.
+
+    A body is a list of ';'-terminated statements, so its END is the word that
+    stands where the next of them would start, after a ';' (or, in PostgreSQL,
+    right after BEGIN ATOMIC), and is followed by the ';' that ends the whole
+    statement. SQLite's own sqlite3_complete() ends a trigger the same way, at
+    ";END;" (complete.c). So CASE ... END inside the body needs no depth count,
+    and a column named "end" -- legal in SQLite, where END falls back to an
+    identifier (parse.y %fallback) -- cannot close the body early, as it would
+    with BEGIN/CASE/END counting. PostgreSQL's "BEGIN ATOMIC stmt; ... END"
+    has the same shape (gram.y: routine_body_stmt_list).
+    """
+
+    __slots__ = ("atomic", "state", "prev", "prev_pos", "opened", "at_slot")
+
+    def __init__(self, atomic: bool) -> None:
+        self.atomic = atomic  # PostgreSQL: the opener is BEGIN ATOMIC
+        self.state = 0  # 0: before BEGIN, 1: inside the body, 2: just after its END
+        self.prev, self.prev_pos, self.opened = "", -1, -1
+        self.at_slot = False  # the next word starts a statement of the body
+
+    def feed(self, scan: re.Pattern[str], sql: str, a: int, b: int, skip: int) -> None:
+        for m in scan.finditer(sql, a, b):
+            if m.lastgroup != "w":
+                continue
+            if skip:  # words already seen when the statement was classified
+                skip -= 1
+                continue
+            word = m.group().upper()
+            if self.state == 0:
+                if word == "BEGIN" and not self.atomic:  # a trigger body is never empty
+                    self.state, self.at_slot, self.opened = 1, False, m.start()
+                elif word == "ATOMIC" and self.prev == "BEGIN":  # "BEGIN ATOMIC END" is valid
+                    self.state, self.at_slot, self.opened = 1, True, self.prev_pos
+                self.prev, self.prev_pos = word, m.start()
+            else:
+                # The END must also be followed by the ';' (or the end of input);
+                # if a word comes first, that END was something else.
+                self.state = 2 if self.at_slot and word == "END" else 1
+                self.at_slot = False
+
+    def semi(self) -> bool:
+        """Whether a ';' seen now belongs to the body."""
+        self.at_slot = True
+        return self.state == 1
+
+    def unclosed(self) -> str | None:
+        if self.state != 1:
+            return None
+        return "BEGIN ATOMIC ... END block" if self.atomic else "BEGIN ... END block"
+
+
+class _RuleActions:
+    """CREATE RULE ... DO (action; action): PostgreSQL's only top-level
+    statement with ';' inside parentheses (gram.y: RuleActionMulti). psql
+    keeps such ';' in the statement by tracking parenthesis depth."""
+
+    __slots__ = ("depth", "opened")
+
+    def __init__(self) -> None:
+        self.depth, self.opened = 0, -1
+
+    def feed(self, scan: re.Pattern[str], sql: str, a: int, b: int, skip: int) -> None:
+        for m in scan.finditer(sql, a, b):  # no parenthesis comes before RULE
+            if m.lastgroup == "p":
+                if m.group() == ")":
+                    self.depth = max(self.depth - 1, 0)
+                else:
+                    if self.depth == 0:
+                        self.opened = m.start()
+                    self.depth += 1
+
+    def semi(self) -> bool:
+        return self.depth > 0
+
+    def unclosed(self) -> str | None:
+        return "parenthesis" if self.depth else None
+
+
+_Tracker = _Body | _RuleActions
+_Found = tuple[int, _Tracker] | None  # index of the deciding word, tracker
+
+
+def _classify_pg(words: list[str]) -> _Found:
+    # CREATE [OR REPLACE] FUNCTION|PROCEDURE is the prefix psql's lexer
+    # (psqlscan.l) looks for before it tracks BEGIN ... END.
+    k = 3 if words[1:3] == ["OR", "REPLACE"] else 1
+    head = words[k : k + 1]
+    if head == ["FUNCTION"] or head == ["PROCEDURE"]:
+        return k, _Body(atomic=True)
+    return (k, _RuleActions()) if head == ["RULE"] else None
+
+
+def _classify_sqlite(words: list[str]) -> _Found:
+    # CREATE [TEMP|TEMPORARY] TRIGGER, as in sqlite3_complete().
+    k = 2 if words[1:2] == ["TEMP"] or words[1:2] == ["TEMPORARY"] else 1
+    return (k, _Body(atomic=False)) if words[k : k + 1] == ["TRIGGER"] else None
+
+
+# Each dialect's patterns are compiled on first use: a run uses one of them.
+_SPECS = {
+    "postgresql": lambda: _dialect(
+        specials=r"\-/'\";$",
+        # $ is plain inside an identifier (a$b) or when it opens no $tag$
+        # ($1 is a parameter). See docs: 4.1.2.4 Dollar-Quoted Strings.
+        plain=rf"-(?!-)|/(?!\*)|(?<={_IDC})\$|\$(?!(?:{_PG_TAG})?\$)",
+        # Backslash escapes only in E'...' (a lone E before the quote): with
+        # standard_conforming_strings on, the default since 9.1, 'C:\' is
+        # complete. U&'', B'', X'' and N'' lex like '' (docs: 4.1.2.1-4.1.2.3).
+        quoted=f"{_E_PREFIXED}{_ESQ}|{_NOT_E_PREFIXED}{_SQ}|{_DQ}",
+        prefix="[EeBbXxNn](?=')|[Uu]&(?=['\"])",
+        classify=_classify_pg,
+        semi=";",
+        # A line comment ends at CR or LF (scan.l: non_newline).
+        comment=r"--[^\r\n]*",
+        nest=r"/\*",  # block comments nest in PostgreSQL: see _end_of_pg_comment
+        dollar=rf"\$(?:{_PG_TAG})?\$",  # not after an identifier character: see plain
+        bad_escape_string=f"{_E_PREFIXED}'",
+        bad_string="'",
+        bad_quoted_identifier='"',
+    ),
+    "sqlite": lambda: _dialect(
+        specials=r"\-/'\"`\[;",
+        plain=r"-(?!-)|/(?!\*)",
+        quoted=rf"{_SQ}|{_DQ}|{_BQ}|\[[^\]]*\]",
+        prefix="[Xx](?=')",  # blob literal
+        classify=_classify_sqlite,
+        semi=";",
+        # Block comments do not nest in SQLite (docs: lang_comment.html).
+        comment=r"--[^\n]*|/\*.*?\*/",
+        bad_string="'",
+        bad_quoted_identifier='"',
+        bad_backquoted_identifier="`",
+        bad_bracketed_identifier=r"\[",
+        bad_block_comment=r"/\*",
+    ),
+    # Minimal MySQL: '#' comments, "--" needs a space after it, backslash
+    # escapes in both kinds of string, and /*! ... */ is code, not a comment.
+    "mysql": lambda: _dialect(
+        specials=r"\-/'\"`;#",
+        plain=r"-(?!-(?:\s|\Z))|/(?!\*)",
+        quoted=rf"{_ESQ}|{_EDQ}|{_BQ}|/\*!.*?\*/",
+        prefix="",
+        classify=lambda words: None,
+        semi=";",
+        comment=r"(?:--(?=\s|\Z)|\#)[^\n]*|/\*.*?\*/",
+        bad_string="'",
+        bad_double_quoted_string='"',
+        bad_backquoted_identifier="`",
+        bad_block_comment=r"/\*",
+    ),
+}
+_DIALECTS = {}
+
+
+def _compiled(dialect):
+    if dialect not in _DIALECTS:
+        _DIALECTS[dialect] = _SPECS[dialect]()
+    return _DIALECTS[dialect]
+
+
+def _line_of(sql: str, pos: int) -> int:
+    return sql.count("\n", 0, pos) + 1
+
+
+def _end_of_pg_comment(sql: str, pos: int) -> int:
+    """End of the (possibly nested) PostgreSQL block comment opened at pos."""
+    depth = 0
+    for m in _PG_COMMENT_PART.finditer(sql, pos):
+        depth += 1 if m.group() == "/*" else -1
+        if depth == 0:
+            return m.end()
+    raise SplitError(f"unterminated block comment opened at line {_line_of(sql, pos)}")
+
+
+def split(sql: str, dialect: str) -> list[Statement]:
+    """Split *sql* into statements; dialect is "postgresql", "sqlite" or "mysql"."""
+    try:
+        tokens, opening, first_words, scan, classify = _compiled(dialect)
+    except KeyError:
+        raise ValueError(
+            f"unknown SQL dialect {dialect!r}, expected one of {sorted(_SPECS)}") from None
+    match, match_opening, words_at = tokens.match, opening.match, first_words.match
+    new_statement = tuple.__new__  # half the cost of NamedTuple's Python-level __new__
+    out: list[Statement] = []
+    pos = 1 if sql.startswith("\ufeff") else 0  # everything before pos is consumed
+    start = -1  # first character of the current statement, -1 while none
+    code_end = 0  # end of its code, i.e. without a trailing comment
+    words: list[str] = []
+    body: _Tracker | None = None  # set for statements with ';' inside
+    line, line_pos = 1, 0
+    while True:
+        # Never None: the skip stops only where one of the tokens can start.
+        m = match_opening(sql, pos) if start < 0 else match(sql, pos)
+        kind = m.lastgroup
+        p, end = m.span(kind)
+        code = m.end(1)
+        if code != p:  # code before the token
+            if start < 0:
+                start = code
+                found = m.group(2, 3, 4, 5, 6, 7)
+            elif len(words) < 6:  # the statement's first words were cut by a token
+                found = words_at(sql, code).groups()
+            else:
+                found = (None,)
+            code_end = p
+            skip = 0
+            if found[0] is not None:
+                had = len(words)
+                words += map(str.upper, filter(None, found[: 6 - had]))
+                if body is None and had < 4 and words[0] == "CREATE":
+                    decided = classify(words)
+                    if decided is not None:
+                        k, body = decided
+                        skip = k + 1 - had  # the tracker starts after word k
+            if body is not None:
+                body.feed(scan, sql, code, p, skip)
+
+        if kind == "semi":
+            if body is not None and body.semi():
+                code_end = end
+            else:
+                if start >= 0:
+                    line += sql.count("\n", line_pos, start)
+                    line_pos = start
+                    text = sql[start:code_end].rstrip(_WS)
+                    out.append(new_statement(Statement, (text, line, tuple(words))))
+                start, words, body = -1, [], None
+        elif kind == "comment":
+            pass
+        elif kind == "nest":
+            end = _end_of_pg_comment(sql, p)
+        elif kind == "dollar":
+            tag = m.group(kind)
+            close = sql.find(tag, end)
+            if close < 0:
+                raise SplitError(
+                    f"unterminated dollar-quoted string {tag} opened at line {_line_of(sql, p)}")
+            end = close + len(tag)
+            if start < 0:
+                start = p
+            code_end = end
+        elif kind == "eof":
+            what = body.unclosed() if body is not None else None
+            if what is not None:
+                opened = body.opened
+                raise SplitError(f"unterminated {what} opened at line {_line_of(sql, opened)}")
+            if start >= 0:
+                line += sql.count("\n", line_pos, start)
+                text = sql[start:code_end].rstrip(_WS)
+                out.append(new_statement(Statement, (text, line, tuple(words))))
+            return out
+        else:  # bad_<what>: an opener that is never closed
+            what = kind[4:].replace("_", " ")
+            raise SplitError(f"unterminated {what} opened at line {_line_of(sql, p)}")
+        pos = end

@@ -1,0 +1,29 @@
+"""One module per database engine, the same names inside each (see base.py)."""
+
+from ..errors import ConfigError
+
+DIALECTS = {
+    "sqlite": ("ferryman.dialects.sqlite", "SQLiteDialect"),
+    "postgresql": ("ferryman.dialects.postgresql", "PostgreSQLDialect"),
+}
+
+
+def dialect_class(name):
+    """The dialect class for a URL's dialect name, imported on first use."""
+    try:
+        module_name, class_name = DIALECTS[name]
+    except KeyError:
+        raise ConfigError(f"ferryman does not support {name} yet "
+                          "(supported: PostgreSQL 12+ and SQLite)") from None
+    import importlib
+
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def connect(url, *, readonly=False, timeout=10.0, password=None, statement_timeout=None,
+            table_lock_timeout=None):
+    """Open a connection to ``url`` through its dialect. The timeouts (seconds) bound
+    each statement, and each wait for a table lock where the engine can tell."""
+    return dialect_class(url.dialect).open(
+        url, readonly=readonly, timeout=timeout, password=password,
+        statement_timeout=statement_timeout, table_lock_timeout=table_lock_timeout)

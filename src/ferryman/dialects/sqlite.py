@@ -1,0 +1,372 @@
+"""SQLite through the standard library's sqlite3.
+
+- Autocommit (``isolation_level=None``): the core sends BEGIN IMMEDIATE/COMMIT, so the
+  sqlite3 module never opens or commits a transaction behind ferryman's back.
+  ``executescript`` is never used: it commits first (see the sqlite3 docs).
+- DDL is transactional in SQLite, so a run and its history rows commit together.
+- The migration lock is an flock(2) on a file beside the database: it works across
+  processes, and the kernel releases it when a holder dies, even by kill -9.
+- Read-only opens use ``mode=ro``, and a database file that does not exist is
+  read as an empty database without creating it.
+"""
+
+import fcntl
+import os
+import sqlite3
+
+from ..errors import ConnectError, DriverError, InputError
+from .base import Dialect, quote_identifier
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+    placeholder = "?"
+    TYPES = {"bigint": "INTEGER", "text": "TEXT", "timestamp": "TEXT", "real": "REAL",
+             "id": "INTEGER PRIMARY KEY"}
+
+    def __init__(self, url, connection, statement_timeout=None):
+        super().__init__(url, connection)
+        self._lock_file = None
+        self.statement_timeout = statement_timeout
+        self._deadline = None
+        if statement_timeout:
+            # SQLite has no statement timeout; a progress handler that answers non-zero
+            # interrupts the statement (https://sqlite.org/c3ref/progress_handler.html).
+            connection.set_progress_handler(self._over_time, 10_000)
+
+    def _over_time(self):
+        import time
+
+        return 1 if self._deadline is not None and time.monotonic() > self._deadline else 0
+
+    @classmethod
+    def open(cls, url, *, readonly=False, timeout=10.0, password=None, statement_timeout=None,
+             table_lock_timeout=None):
+        path = url.path
+        try:
+            # check_same_thread=False throughout: a connection may be kept and used
+            # from another thread (readonly.StatusReader in a Migrator that the HTTP app
+            # keeps, its migrations running in a background thread); its user
+            # serialises the calls.
+            if url.is_memory or (readonly and not os.path.exists(path)):
+                conn = sqlite3.connect(":memory:", isolation_level=None,
+                                       check_same_thread=False)
+            elif readonly:
+                if os.path.exists(path + "-journal"):
+                    _roll_back_hot_journal(path, timeout)
+                conn = sqlite3.connect(f"file:{_uri_path(path)}?mode=ro", uri=True,
+                                       isolation_level=None, timeout=timeout,
+                                       check_same_thread=False)
+            else:
+                conn = sqlite3.connect(path, isolation_level=None, timeout=timeout,
+                                       check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise ConnectError(f"cannot open SQLite database {path}: {exc}",
+                               db_message=str(exc)) from exc
+        if table_lock_timeout:
+            # The busy timeout is how long SQLite waits for another connection's lock.
+            conn.execute(f"PRAGMA busy_timeout = {int(table_lock_timeout * 1000)}")
+        return cls(url, conn, statement_timeout)
+
+    def execute(self, sql, params=None):
+        if self.statement_timeout:
+            import time
+
+            self._deadline = time.monotonic() + self.statement_timeout
+        try:
+            self.connection.execute(sql, params or ())
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.statement_timeout) from exc
+        finally:
+            self._deadline = None
+
+    def cancel(self):
+        self.connection.interrupt()
+
+    def translate(self, exc):
+        """A driver exception raised in a Python migration, as ferryman's DriverError."""
+        return _translate(exc) if isinstance(exc, sqlite3.Error) else None
+
+    def query(self, sql, params=None):
+        try:
+            return self.connection.execute(sql, params or ()).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
+    def executemany(self, sql, rows):
+        try:
+            self.connection.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
+    def begin(self):
+        # IMMEDIATE takes the write lock now, so two writers never deadlock upgrading.
+        self.execute("BEGIN IMMEDIATE")
+        self.in_transaction = True
+
+    def close(self):
+        self.unlock(None)
+        self.connection.close()
+
+    # -- the lock ---------------------------------------------------------------------
+    def _lock_path(self, name):
+        return f"{self.url.path}.{name}lock"
+
+    def try_lock(self, name):
+        if self.url.is_memory:
+            return True
+        if self._lock_file is None:
+            try:
+                self._lock_file = open(self._lock_path(name), "a+", encoding="utf-8")
+            except OSError as exc:
+                raise ConnectError(f"cannot create the lock file {self._lock_path(name)}: "
+                                   f"{exc.strerror}") from exc
+        try:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self._lock_file.seek(0)
+        self._lock_file.truncate()
+        self._lock_file.write(_holder_line())
+        self._lock_file.flush()
+        return True
+
+    def lock_holder(self, name):
+        try:
+            with open(self._lock_path(name), encoding="utf-8") as handle:
+                return handle.read().strip() or None
+        except OSError:
+            return None
+
+    def lock_held(self, name):
+        """True when a connection of any process holds the migration lock now; for the
+        HTTP app's status, so it never keeps the lock and never creates the lock file.
+        A shared flock conflicts with a runner's exclusive one but not with another
+        probe, so two status requests at once never see each other as the holder; it
+        is released at once (a runner polling meanwhile just tries again)."""
+        if self.url.is_memory:
+            return False
+        try:
+            handle = open(self._lock_path(name), "rb")
+        except OSError:
+            return False  # no lock file: no runner ever locked this database
+        with handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            return False
+
+    def unlock(self, name):
+        if self._lock_file is not None:
+            try:
+                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+            finally:
+                self._lock_file.close()
+                self._lock_file = None
+
+    # -- facts ------------------------------------------------------------------------
+    def server_version(self):
+        return sqlite3.sqlite_version
+
+    @staticmethod
+    def needs_autocommit(words):
+        # VACUUM cannot run in a transaction; journal_mode and foreign_keys pragmas are
+        # silently ignored inside one (https://sqlite.org/pragma.html#pragma_foreign_keys),
+        # so a file that sets them runs the way its author wrote it.
+        if not words:
+            return False
+        if words[0] == "VACUUM":
+            return True
+        return words[0] == "PRAGMA" and any(w in _OUTSIDE_PRAGMAS for w in words[1:3])
+
+    # -- maintenance and monitoring (ferryman maintain / inspect; see base.py, item 7) -----
+    def _user_tables(self):
+        # sqlite_* tables are SQLite's own (sqlite_sequence, sqlite_stat1).
+        return [row[0] for row in self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
+
+    def _resolve_tables(self, names):
+        """The catalog's spelling of each name (SQLite compares names without regard
+        to case); InputError naming every one that is not a table here."""
+        known = {name.lower(): name for name in self._user_tables()}
+        missing = [name for name in names if name.lower() not in known]
+        if missing:
+            raise InputError(f"no table named {', '.join(map(repr, missing))} in "
+                             f"{self.describe()}", hint="`ferryman inspect` lists the tables")
+        return [known[name.lower()] for name in names]
+
+    def maintenance_statements(self, task, tables=None):
+        if task == "refresh":
+            return [], "SQLite has no materialized views: nothing to refresh"
+        # main."t" is always a table, never a collation or schema of the same name
+        # (https://sqlite.org/lang_reindex.html).
+        names = [f"main.{quote_identifier(t)}" for t in self._resolve_tables(tables or [])]
+        if task == "analyze":
+            # PRAGMA optimize after a full ANALYZE, as https://sqlite.org/lang_analyze.html
+            # recommends; it would re-analyze other tables, so not after a partial one.
+            return [f"ANALYZE {n}" for n in names] or ["ANALYZE", "PRAGMA optimize"], None
+        if task == "vacuum":
+            if names:
+                raise InputError("SQLite vacuums the whole file: --table does not apply "
+                                 "to vacuum", hint="run `ferryman maintain vacuum`")
+            return ["VACUUM"], None
+        return [f"REINDEX {n}" for n in names] or ["REINDEX"], None
+
+    def purge_target(self, table, column):
+        """The purge's SQL, after checking ``table`` and ``column`` in the catalog.
+        A timestamp is text SQLite's date functions read (ISO 8601, with 'Z' or an
+        offset) or Unix seconds; anything else reads as NULL, and its row is kept."""
+        (table,) = self._resolve_tables([table])
+        columns = {row[0].lower(): row[0] for row in
+                   self.query("SELECT name FROM pragma_table_info(?)", (table,))}
+        if column.lower() not in columns:
+            raise InputError(f"table {table} has no column {column!r}",
+                             hint="its columns: " + ", ".join(columns.values()))
+        column = columns[column.lower()]
+        t, c = f"main.{quote_identifier(table)}", quote_identifier(column)
+        old = (f"(CASE WHEN typeof({c}) IN ('integer', 'real') THEN datetime({c}, 'unixepoch') "
+               f"ELSE datetime({c}) END) < :cutoff")
+        key = self._row_key(table)
+        # The outer condition repeats the inner one: whatever the key matches, only
+        # old rows are ever deleted.
+        return {"table": table, "column": column,
+                "count": f"SELECT count(*) FROM {t} WHERE {old}",
+                "delete": f"DELETE FROM {t} WHERE {old} AND ({key}) IN "
+                          f"(SELECT {key} FROM {t} WHERE {old} LIMIT :size)"}
+
+    def _row_key(self, table):
+        """rowid, or the primary key columns of a WITHOUT ROWID table (which has no
+        rowid), for ``(key) IN (SELECT key ...)``."""
+        try:
+            self.query(f"SELECT rowid FROM main.{quote_identifier(table)} LIMIT 0")
+            return "rowid"
+        except DriverError:
+            keys = self.query("SELECT name FROM pragma_table_info(?) WHERE pk > 0 "
+                              "ORDER BY pk", (table,))
+            return ", ".join(quote_identifier(row[0]) for row in keys)
+
+    def purge_cutoff(self, days):
+        # datetime()'s own format, so the comparison with datetime(column) is exact.
+        return self.query("SELECT datetime('now', ?)", (f"-{int(days)} days",))[0][0]
+
+    def purge_count(self, target, cutoff):
+        return self.query(target["count"], {"cutoff": cutoff})[0][0]
+
+    def purge_batch(self, target, cutoff, size):
+        self.execute(target["delete"], {"cutoff": cutoff, "size": size})
+        return self.query("SELECT changes()")[0][0]
+
+    def slow_queries(self, limit):
+        return None, ("slow queries: not available on SQLite, which keeps no statistics "
+                      "of the queries it ran")
+
+    def connections(self):
+        return None, "connections: not applicable to SQLite (one file, no server; see locks)"
+
+    def table_sizes(self):
+        tables = self._user_tables()
+        rows = {t: self.query(f"SELECT count(*) FROM main.{quote_identifier(t)}")[0][0]
+                for t in tables}
+        page_size = self.query("PRAGMA page_size")[0][0]
+        file_bytes = self.query("PRAGMA page_count")[0][0] * page_size
+        pages = self._pages_by_table() if self._has_dbstat() else None
+        sizes = []
+        for t in tables:
+            table_pages, index_pages = pages.get(t, (0, 0)) if pages is not None else (None, None)
+            sizes.append({
+                "table": t, "rows": rows[t], "rows_estimated": False,
+                "total_bytes": None if pages is None else (table_pages + index_pages) * page_size,
+                "table_bytes": None if pages is None else table_pages * page_size,
+                "indexes_bytes": None if pages is None else index_pages * page_size})
+        sizes.sort(key=lambda s: (-(s["total_bytes"] or 0), -s["rows"], s["table"]))
+        if pages is None:
+            return sizes, (f"table sizes: this SQLite lacks the dbstat virtual table "
+                           f"(SQLITE_ENABLE_DBSTAT_VTAB), so only row counts per table; the "
+                           f"file holds {file_bytes} bytes")
+        return sizes, f"table sizes: pages x {page_size} bytes; the file holds {file_bytes} bytes"
+
+    def _has_dbstat(self):
+        return bool(self.query("SELECT 1 FROM pragma_compile_options "
+                               "WHERE compile_options = 'ENABLE_DBSTAT_VTAB'"))
+
+    def _pages_by_table(self):
+        """{table: (its pages, its indexes' pages)}, overflow pages included."""
+        pages = {}
+        for table, is_index, count in self.query(
+                "SELECT m.tbl_name, m.type = 'index', count(*) FROM dbstat AS d "
+                "JOIN sqlite_master AS m ON m.name = d.name GROUP BY 1, 2"):
+            own, indexes = pages.get(table, (0, 0))
+            pages[table] = (own, indexes + count) if is_index else (own + count, indexes)
+        return pages
+
+    def locks(self):
+        """Whether another connection holds the write lock: BEGIN IMMEDIATE on a
+        connection of our own, with no busy wait, then ROLLBACK. Neither writes: the
+        journal is opened by the first page written (https://sqlite.org/lockingv3.html)."""
+        path = self.url.path
+        if self.url.is_memory or not os.path.exists(path):
+            return [], "locks: no database file, so nothing holds a lock"
+        try:
+            probe = sqlite3.connect(f"file:{_uri_path(path)}?mode=rw", uri=True,
+                                    isolation_level=None, timeout=0)
+        except sqlite3.Error as exc:
+            return None, f"locks: cannot check the write lock: {exc}"
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            if not _translate(exc).transient:
+                return None, f"locks: cannot check the write lock: {exc}"
+            return ([{"lock": "write", "held_by": "another connection", "detail": str(exc)}],
+                    "locks: another connection holds the write lock; writers wait for it")
+        finally:
+            probe.close()
+        return [], "locks: no connection holds the write lock"
+
+
+_OUTSIDE_PRAGMAS = ("FOREIGN_KEYS", "JOURNAL_MODE", "LEGACY_ALTER_TABLE")
+
+
+def _holder_line():
+    import getpass
+    import socket
+    import time
+
+    return (f"pid {os.getpid()} {getpass.getuser()}@{socket.gethostname()} since "
+            f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+
+
+def _roll_back_hot_journal(path, timeout):
+    """A writer killed in a transaction that had spilled pages into the file leaves a
+    hot journal. Only a read-write connection may roll it back; a ``mode=ro`` one fails
+    with SQLITE_READONLY_ROLLBACK ("attempt to write a readonly database"), so
+    ``status`` after a kill -9 would fail. A read through a read-write connection
+    makes SQLite restore the last committed state (it writes nothing of its own);
+    when the journal is not hot (a live writer), it is an ordinary read."""
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=timeout)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass  # a read-only file or folder: the read-only open reports what it finds
+
+
+def _uri_path(path):
+    return os.path.abspath(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+
+
+def _translate(exc, statement_timeout=None):
+    message = str(exc)
+    if message == "interrupted" and statement_timeout:
+        message = f"interrupted: the statement ran longer than {statement_timeout:g}s"
+    name = getattr(exc, "sqlite_errorname", None)
+    return DriverError(
+        message, db_message=message, sqlstate=name,
+        transient=name in ("SQLITE_BUSY", "SQLITE_LOCKED") or "database is locked" in message,
+        missing_table=message.startswith("no such table"),
+    )

@@ -1,0 +1,15 @@
+CREATE FUNCTION grade(score int) RETURNS text
+    LANGUAGE sql
+BEGIN ATOMIC
+    SELECT CASE WHEN score >= 90 THEN 'A' ELSE 'B' END;
+END;
+CREATE OR REPLACE PROCEDURE archive(cutoff date)
+LANGUAGE sql
+BEGIN ATOMIC
+    INSERT INTO archive SELECT * FROM orders WHERE placed < cutoff;
+    DELETE FROM orders WHERE placed < cutoff;
+    SELECT CASE WHEN true THEN 1 END; -- comment; inside
+END;
+CREATE FUNCTION one() RETURNS int LANGUAGE sql RETURN 1;
+SELECT grade(95);
+CREATE PROCEDURE noop() LANGUAGE sql BEGIN ATOMIC END;

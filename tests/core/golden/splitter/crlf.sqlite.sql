@@ -1,0 +1,6 @@
+CREATE TABLE c (
+  id INTEGER -- pk; note
+);
+CREATE TRIGGER c_ai AFTER INSERT ON c BEGIN
+  DELETE FROM c WHERE id < 0;
+END;

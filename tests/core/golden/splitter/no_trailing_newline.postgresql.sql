@@ -1,0 +1,3 @@
+CREATE TABLE x (id int);
+SELECT 1;
+UPDATE x SET id = 2 WHERE id = 1

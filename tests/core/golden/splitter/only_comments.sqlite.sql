@@ -1,0 +1,2 @@
+-- just a note; nothing else
+/* and a block; comment */
