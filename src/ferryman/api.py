@@ -1,0 +1,446 @@
+"""The Python API: the same verbs as the CLI, on one object.
+
+    from ferryman import Migrator
+
+    migrator = Migrator("sqlite:///app.db", "migrations")
+    print(migrator.status().current_version)
+    result = migrator.up()            # RunResult; raises a FerrymanError on failure
+
+Every method returns a dataclass (ferryman.results) and raises only ``FerrymanError``
+subclasses. The CLI is a thin face over this module.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+
+from .config import Settings, load_settings
+from .core.compile import check_files
+from .core.history import Entry, History
+from .core.plan import check_state, plan_down, plan_goto, plan_up
+from .core.runner import Run, Runner, acquire_lock, now
+from .core.source import scan
+from .dialects import connect, dialect_class
+from .errors import ConnectError, InputError, MigrationError, SourceError
+from .events import Message, emit
+from .results import (BackupInfo, HistoryEntry, MigrationInfo, MigrationStatus, RunResult,
+                      StepInfo, Validation)
+
+
+class Migrator:
+    """Migrations of one database.
+
+    ``database_url`` and ``migrations`` (a folder, or a {phase: folder} dict) override
+    the configuration; ``config`` names a ferryman.toml; other keyword arguments are
+    settings (``lock_timeout``, ``transaction``, ``backup``, ``timeout``, ...).
+    ``on_event`` receives every event of a run (see ferryman.events).
+    """
+
+    def __init__(self, database_url=None, migrations=None, *, config=None, settings=None,
+                 on_event=None, **options):
+        phases = migrations if isinstance(migrations, dict) else None
+        if migrations is not None and phases is None:
+            options["migrations"] = os.fspath(migrations)
+        if database_url is not None:
+            options["database_url"] = database_url
+        self.settings: Settings = settings or load_settings(config, overrides=options)
+        if phases is not None:
+            self.settings.phases = {p: os.path.abspath(f) for p, f in phases.items()}
+        self.consumers = [on_event] if callable(on_event) else list(on_event or ())
+        self._status = None  # a StatusReader, once status() was called
+        if self.settings.log_file:
+            from .logfile import LogFile
+
+            self.consumers.append(LogFile(self.settings.log_file))
+
+    # -- helpers ----------------------------------------------------------------------
+    @property
+    def url(self):
+        return self.settings.url
+
+    @property
+    def prefix(self):
+        return self.settings.table_prefix
+
+    def _connect(self, readonly=False):
+        s = self.settings
+        if readonly:
+            return connect(s.url, readonly=True, timeout=s.connect_timeout,
+                           password=s.password)
+        return connect(s.url, timeout=s.connect_timeout, password=s.password,
+                       statement_timeout=s.statement_timeout,
+                       table_lock_timeout=s.table_lock_timeout)
+
+    def _listing(self, check=True):
+        listing = scan(self.settings.require_phases(), self.url.dialect)
+        for migration in listing.migrations:
+            migration.refresh()
+        if check:
+            problems = check_files(listing, dialect_class(self.url.dialect))
+            if problems:
+                raise SourceError(problems, hint="fix the files; nothing was changed")
+        return listing
+
+    def _backups(self):
+        from .safety.backups import Backups
+
+        s = self.settings
+        return Backups(s.url, s.backup_dir, password=s.password, keep=s.backup_keep,
+                       stem=s.service)
+
+    @contextmanager
+    def _locked(self):
+        """A read-write connection holding the migration lock."""
+        db = self._connect()
+        try:
+            acquire_lock(db, self.prefix, self.settings.lock_timeout, self.consumers)
+            try:
+                yield db
+            finally:
+                db.unlock(self.prefix)
+        finally:
+            db.close()
+
+    # -- reading ----------------------------------------------------------------------
+    def status(self) -> MigrationStatus:
+        """Where the database stands. Read-only; reads no migration file. The read-only
+        connection is kept for the next call (``close()`` closes it)."""
+        return self._reader().read()
+
+    def status_dict(self):
+        """The same, as the plain dict of ``ferryman status --json``."""
+        return self._reader().read(raw=True)
+
+    def lock_held(self):
+        """Whether a runner, in any process on any host, holds the migration lock now.
+        Asked without taking the lock."""
+        return self._reader().lock_held()
+
+    def _reader(self):
+        if self._status is None:
+            from .readonly import StatusReader
+
+            s = self.settings
+            self._status = StatusReader(s.url, s.require_phases(), prefix=s.table_prefix,
+                                        timeout=s.connect_timeout, password=s.password,
+                                        convert=MigrationStatus.from_dict)
+        return self._status
+
+    def close(self):
+        """Close the connection kept for status(); the Migrator stays usable."""
+        if self._status is not None:
+            self._status.close()
+            self._status = None
+
+    def history(self, limit=None, version=None) -> list[HistoryEntry]:
+        db = self._connect(readonly=True)
+        try:
+            history = History(db, self.prefix)
+            if history.read_state().schema_version is None:
+                return []
+            return [HistoryEntry(**row) for row in history.entries(limit, version)]
+        finally:
+            db.close()
+
+    def validate(self) -> Validation:
+        """Check every file, then the applied migrations' checksums. Read-only.
+        Raises SourceError (2) or a StateError (3) listing what is wrong."""
+        listing = self._listing()
+        state = self._read_state()
+        check_state(listing, state)
+        return Validation(len(listing.migrations), len(state.applied), self.url.redacted())
+
+    def _read_state(self):
+        db = self._connect(readonly=True)
+        try:
+            return History(db, self.prefix).read_state()
+        finally:
+            db.close()
+
+    # -- changing ---------------------------------------------------------------------
+    def up(self, target=None, *, dry_run=False, allow_out_of_order=None) -> RunResult:
+        """Apply pending migrations, up to ``target`` if given."""
+        allow = self._allow(allow_out_of_order)
+        return self._change("up", lambda l, s: plan_up(l, s, target, allow), dry_run)
+
+    def down(self, steps=None, *, to=None, dry_run=False) -> RunResult:
+        """Undo the ``steps`` newest migrations (default 1), or every one above ``to``."""
+        if steps is not None and to is not None:
+            raise InputError("give either steps or to, not both")
+        return self._change("down", lambda l, s: plan_down(l, s, steps, to), dry_run)
+
+    def goto(self, version, *, dry_run=False, allow_out_of_order=None) -> RunResult:
+        """Apply or undo migrations until exactly those up to ``version`` are applied."""
+        allow = self._allow(allow_out_of_order)
+        return self._change("goto", lambda l, s: plan_goto(l, s, version, allow), dry_run)
+
+    def rollback(self, *, dry_run=False, yes=False) -> RunResult:
+        """Undo the last run: through its down migrations, or, where one is missing,
+        by restoring the backup taken before it (which needs ``yes``)."""
+        from .safety.rollback import rollback
+
+        return rollback(self, dry_run=dry_run, yes=yes)
+
+    def force(self, version) -> RunResult:
+        """Record the database as being at ``version`` without running anything, and
+        clear the dirty flag: for after a person repaired a failed migration."""
+        return self._record("force", version)
+
+    def baseline(self, version) -> RunResult:
+        """Adopt an existing database: mark every migration up to ``version`` applied
+        without running it. Only for a database with no ferryman history."""
+        return self._record("baseline", version)
+
+    def _allow(self, value):
+        return self.settings.allow_out_of_order if value is None else value
+
+    def _change(self, command, planner, dry_run, listing=None, **run_options):
+        listing = listing or self._listing()
+        if dry_run:
+            return self._dry_run(command, planner, listing)
+        return self._execute(command, planner, listing, **run_options)
+
+    def _execute(self, command, planner, listing, **run_options):
+        """Run, retrying a run that failed on a transient error and was brought back."""
+        attempt = 0
+        while True:
+            try:
+                return self._run_once(command, planner, listing, **run_options)
+            except (MigrationError, ConnectError) as exc:
+                if attempt >= self.settings.retries or not _retryable(exc):
+                    raise
+                delay = self.settings.retry_backoff * 2 ** attempt
+                attempt += 1
+                emit(self.consumers, Message(
+                    "warning", f"{exc.message.splitlines()[0]}; a transient error, so retrying "
+                    f"in {delay:g}s (retry {attempt} of {self.settings.retries})"))
+                time.sleep(delay)
+
+    def _run_once(self, command, planner, listing, *, safety=None, options=(), timeout=None):
+        """One run. ``safety`` replaces the default hooks (backup, restore); ``options``
+        are compile options (concurrent_indexes); ``timeout`` bounds the whole run."""
+        # Plan on a read-only look first: bad input and nothing-to-do end here, before
+        # the lock, a backup, or a writable connection (which creates a SQLite file).
+        # The runner plans again under the lock, where it counts.
+        state = self._read_state()
+        check_state(listing, state)
+        if not planner(listing, state):
+            return RunResult(command, None, state.current_version, state.current_version)
+        s = self.settings
+        db = self._connect()
+        try:
+            safety = safety or self.run_safety()
+            runner = Runner(db, listing, prefix=self.prefix, lock_timeout=s.lock_timeout,
+                            transaction=s.transaction, timeout=timeout or s.timeout,
+                            safety=safety, consumers=self.consumers, options=options)
+            result = runner.execute(command, planner)
+        finally:
+            db.close()
+        return RunResult(command, result.run_id, result.from_version, result.to_version,
+                         tuple(StepInfo(**step) for step in result.steps))
+
+    def run_safety(self, backup=None):
+        """The runner's safety hooks, as configured (see safety/backups.py)."""
+        from .safety.backups import RunSafety
+
+        s = self.settings
+        enabled = s.backup if backup is None else backup
+        return RunSafety(self._backups() if enabled else None, prefix=self.prefix,
+                         restore_on_failure=s.restore_on_failure, consumers=self.consumers,
+                         reopen=self._connect)
+
+    def _dry_run(self, command, planner, listing):
+        state = self._read_state()
+        check_state(listing, state)
+        steps = planner(listing, state)
+        dialect = dialect_class(self.url.dialect)
+        planned = []
+        for step in steps:
+            compiled, _ = step.migration.compiled(step.direction, dialect)
+            script = step.migration.script(step.direction)
+            sql = tuple(s.text for s in compiled.statements) if compiled.statements else ()
+            note = compiled.reason or "; ".join(compiled.notes) or None
+            if step.migration.kind == "python":
+                note = f"Python: {step.direction}(ctx)" + (f"; {note}" if note else "")
+            planned.append(StepInfo(step.version, step.migration.name, step.migration.phase,
+                                    step.direction, None, script.path, compiled.transactional,
+                                    note, sql))
+        target = _target_version(state, steps)
+        return RunResult(command, None, state.current_version, target, tuple(planned),
+                         dry_run=True)
+
+    def _record(self, command, version):
+        """force and baseline: change the history, run nothing."""
+        if version < 0:
+            raise InputError(f"version {version}: a version is 0 or more")
+        listing = self._listing(check=False)
+        if version != 0 and version not in listing.by_version:
+            raise InputError(f"there is no migration with version {version}",
+                             hint="`ferryman status` lists the versions")
+        with self._locked() as db:
+            return self._record_locked(db, listing, command, version)
+
+    def _record_locked(self, db, listing, command, version):
+        history = History(db, self.prefix)
+        state = history.read_state()
+        if command == "baseline" and (state.applied or state.dirty):
+            raise InputError(
+                f"the database already has ferryman history (at version "
+                f"{state.current_version}); baseline is for adopting a database",
+                hint=f"use `ferryman force {version}` to move the recorded version")
+        adds = [m for m in listing.migrations
+                if m.version <= version and m.version not in state.by_version]
+        removes = [a for a in state.applied if a.version > version]
+        run = Run(command, state.current_version)
+        moment = now()
+        direction = "baseline" if command == "baseline" else "force-up"
+        entries = [Entry(run.id, m, direction, moment, moment, checksum=m.checksum)
+                   for m in adds]
+        entries += [Entry(run.id, a, "force-down", moment, moment, checksum=a.checksum)
+                    for a in removes]
+        db.begin()
+        try:
+            history.prepare(state)
+            history.start_run(run)
+            history.record(entries)
+            history.set_dirty(None)
+            run.finished_at = now()
+            run.to_version = max([a.version for a in state.applied if a.version <= version]
+                                 + [m.version for m in adds], default=None)
+            history.finish_run(run, "ok")
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+        steps = tuple(StepInfo(e.version, e.name, e.phase, e.direction) for e in entries)
+        return RunResult(command, run.id, state.current_version, run.to_version, steps)
+
+    # -- the pipeline -----------------------------------------------------------------
+    def migrate(self, strategy=None, *, dry_run=False, rollback_mode=False,
+                skip_optimizations=None, concurrent_indexes=None, timeout=None,
+                failure_strategy=None, backup_before_migrate=None, options=None,
+                services=None, parallel=None, failure_policy=None):
+        """Run seed 000's pipeline: ``strategy`` is safe, extended, unified (the default)
+        or coordinated; the keyword options are the seed's MigrationOptions (None: as
+        configured). Returns a PipelineResult; every run writes its reports.
+
+        ``coordinated`` with [services] configured migrates every service (or those in
+        ``services``) in dependency order, ``parallel`` at once, and returns a
+        CoordinatedResult (see ferryman.coordinator)."""
+        from .pipeline.run import MigrationOptions, Pipeline
+
+        options = options or MigrationOptions(
+            dry_run=dry_run, rollback_mode=rollback_mode,
+            skip_optimizations=skip_optimizations, concurrent_indexes=concurrent_indexes,
+            timeout=timeout, failure_strategy=failure_strategy,
+            backup_before_migrate=backup_before_migrate)
+        s = self.settings
+        if (strategy or s.strategy) == "coordinated" and s.services and not s.service:
+            from .coordinator import coordinate
+
+            return coordinate(s, services=services, parallel=parallel or s.parallel,
+                              failure_policy=failure_policy or s.failure_policy,
+                              options=options, consumers=self.consumers)
+        return Pipeline(self, strategy, options).execute()
+
+    # -- backups ----------------------------------------------------------------------
+    def backup(self, reason="manual") -> BackupInfo:
+        """Take a backup now (under the migration lock) and record it in the database."""
+        backups = self._backups()
+        started = time.monotonic()
+        with self._locked() as db:
+            history = History(db, self.prefix)
+            state = history.read_state()
+            manifest = backups.create(reason, migration_version=state.current_version,
+                                      dirty=bool(state.dirty),
+                                      protect=_protected(history, state))
+            db.begin()
+            history.prepare(state)
+            history.record_backup(manifest)
+            db.commit()
+        from .events import BackupCreated
+
+        emit(self.consumers, BackupCreated(manifest["id"], manifest["path"], manifest["size"],
+                                           round((time.monotonic() - started) * 1000, 1)))
+        return BackupInfo.from_manifest(manifest)
+
+    def backups(self) -> list[BackupInfo]:
+        """The backups of this database in the backup folder, newest first."""
+        return [BackupInfo.from_manifest(m) for m in self._backups().list()]
+
+    def verify_backup(self, backup_id) -> tuple[BackupInfo, list[str]]:
+        """(the backup, its problems): the hash, then the database's own tool."""
+        manifest, problems = self._backups().verify(backup_id)
+        return BackupInfo.from_manifest(manifest), problems
+
+    def restore(self, backup_id, *, yes=False, confirm=None) -> BackupInfo:
+        """Replace the database with a verified backup, after a safety backup.
+
+        Refuses a backup that fails verification (VerifyError, exit code 3) before
+        touching anything. ``confirm(text) -> bool`` is asked unless ``yes``.
+        """
+        from .safety.rollback import restore_backup
+
+        return restore_backup(self, backup_id, yes=yes, confirm=confirm)
+
+    # -- maintenance and monitoring -----------------------------------------------------
+    def maintain(self, task, *, tables=None, column=None, days=None, batch_size=None,
+                 dry_run=False):
+        """Run a maintenance task (analyze, vacuum, reindex, refresh, purge) under the
+        migration lock, so never during a migration. ``tables`` limits it (a list, or
+        a comma list); a purge's table, column and days default to the configuration.
+        ``dry_run`` changes nothing: a read-only look, the SQL, and purge's count."""
+        from .maintenance import check_request, maintain
+
+        task, tables, purge = check_request(task, self.settings, tables=tables,
+                                            column=column, days=days, batch_size=batch_size)
+        if dry_run:
+            db = self._connect(readonly=True)
+            try:
+                return maintain(db, task, tables=tables, purge=purge, dry_run=True)
+            finally:
+                db.close()
+        with self._locked() as db:
+            return maintain(db, task, tables=tables, purge=purge)
+
+    def inspect(self, limit=10):
+        """Seed 000's monitoring views: slow queries, table sizes, connections, locks.
+        Read-only; an Inspection (ferryman.maintenance)."""
+        from .maintenance import check_limit, inspect
+
+        check_limit(limit)
+        db = self._connect(readonly=True)
+        try:
+            return inspect(db, limit)
+        finally:
+            db.close()
+
+
+def _retryable(exc):
+    if isinstance(exc, ConnectError):
+        return getattr(exc, "transient", False)
+    return exc.exit_code == 1 and getattr(exc, "transient", False)
+
+
+def _protected(history, state):
+    if state.schema_version is None:
+        return set()
+    return {r["backup_id"] for r in history.runs(limit=1) if r.get("backup_id")}
+
+
+def _target_version(state, steps):
+    versions = set(state.by_version)
+    for step in steps:
+        (versions.add if step.direction == "up" else versions.discard)(step.version)
+    return max(versions) if versions else None
+
+
+def status(database_url=None, migrations=None, **options) -> MigrationStatus:
+    """Seed 004's status check: current_version, dirty, pending_count, last_backup."""
+    return Migrator(database_url, migrations, **options).status()
+
+
+__all__ = ["Migrator", "MigrationStatus", "MigrationInfo", "RunResult", "StepInfo",
+           "HistoryEntry", "Validation", "BackupInfo", "status"]

@@ -1,0 +1,146 @@
+"""Where a database stands: read-only, and cheap enough for every start-up.
+
+Above the core and the dialects: it opens the connection the core reads through.
+
+``read_status`` lists the migration folders (names only, no file is read), opens the
+database read-only, runs two queries and closes it. It never writes, not even
+ferryman's own tables, and a SQLite file that does not exist is not created.
+"""
+
+import os
+
+from .core.history import History
+from .core.plan import changed_repeatables
+from .core.source import scan
+from .dialects import connect
+
+
+def read_state(url, *, prefix="ferryman_", timeout=10.0, password=None):
+    db = connect(url, readonly=True, timeout=timeout, password=password)
+    try:
+        return History(db, prefix).read_state()
+    finally:
+        db.close()
+
+
+def read_status(url, phases, *, prefix="ferryman_", timeout=10.0, password=None):
+    """The status as a plain dict: the JSON contract of ``ferryman status --json``."""
+    listing = scan(phases, url.dialect)
+    state = read_state(url, prefix=prefix, timeout=timeout, password=password)
+    return status_dict(url, listing, state)
+
+
+class StatusReader:
+    """Reads the status again and again through one read-only connection, for an
+    application that checks often (a health endpoint, a start-up loop).
+
+    After the first call a status costs a few tiny queries, not a connection: the
+    reader asks the database for a fingerprint of ferryman's tables (the count, the
+    sum of the versions and the latest time of the applied migrations, the meta rows,
+    the repeatables) and, when neither it nor the listing of the folders changed,
+    answers what it answered last time. Thread-safe; a connection that broke is
+    opened again once. ``convert`` turns the status dict into what ``read`` returns.
+    """
+
+    def __init__(self, url, phases, *, prefix="ferryman_", timeout=10.0, password=None,
+                 convert=None):
+        import threading
+
+        self.url, self.phases, self.prefix = url, phases, prefix
+        self.timeout, self.password = timeout, password
+        self.convert = convert or (lambda data: data)
+        self.db = None
+        self.placeholder = False
+        self.lock = threading.Lock()
+        self.last = None  # (listing, fingerprint, status dict, converted answer)
+
+    def read(self, raw=False):
+        """The status (converted), or with ``raw`` the plain dict of ``status --json``."""
+        from .errors import DriverError
+
+        listing = scan(self.phases, self.url.dialect)
+        changed = [r for r in listing.repeatables if r.refresh()]
+        with self.lock:
+            for attempt in (1, 2):
+                db = self._connection()
+                try:
+                    history = History(db, self.prefix)
+                    fingerprint = history.fingerprint()
+                    last = self.last
+                    # The same listing object (cached until a folder changes) and the
+                    # same fingerprint: nothing the answer depends on has changed.
+                    if last and last[0] is listing and last[1] == fingerprint and not changed:
+                        return last[2] if raw else last[3]
+                    state = history.read_state()
+                    break
+                except DriverError as exc:
+                    self.close()
+                    if attempt == 2 or not (exc.connection_lost or exc.transient):
+                        raise
+            data = status_dict(self.url, listing, state)
+            answer = self.convert(data)
+            if not self.placeholder:  # an answer about a file that is not there yet is not kept
+                self.last = (listing, fingerprint, data, answer)
+        return data if raw else answer
+
+    def lock_held(self):
+        """Whether a runner of any process holds the migration lock now (not taken)."""
+        from .errors import DriverError
+
+        with self.lock:
+            try:
+                return self._connection().lock_held(self.prefix)
+            except DriverError:
+                self.close()
+                return self._connection().lock_held(self.prefix)
+
+    def _connection(self):
+        # A read-only open of a SQLite file that does not exist reads an empty in-memory
+        # database (the file is not created); once the file appears, open it for real.
+        if self.db is not None and self.placeholder and os.path.exists(self.url.path):
+            self.close()
+        if self.db is None:
+            self.placeholder = (self.url.dialect == "sqlite" and not self.url.is_memory
+                                and not os.path.exists(self.url.path))
+            self.db = connect(self.url, readonly=True, timeout=self.timeout,
+                              password=self.password)
+        return self.db
+
+    def close(self):
+        self.last = None
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+
+def status_dict(url, listing, state):
+    for repeatable in listing.repeatables:  # its checksum decides: the file may have changed
+        repeatable.refresh()
+    applied_versions = state.by_version
+    pending = [m for m in listing.migrations if m.version not in applied_versions]
+    pending += changed_repeatables(listing, state) if listing.repeatables else []
+    current = state.current_version
+    highest = {}
+    for a in state.applied:
+        highest[a.phase] = max(highest.get(a.phase, a.version), a.version)
+    dirty = state.dirty
+    last_backup = state.last_backup
+    return {
+        "database": url.redacted(),
+        "current_version": current,
+        "dirty": bool(dirty),
+        "dirty_details": dirty,
+        "pending_count": len(pending),
+        "last_backup": last_backup.get("id") if isinstance(last_backup, dict) else last_backup,
+        "last_backup_details": last_backup if isinstance(last_backup, dict) else None,
+        "head_version": listing.head,
+        "applied": [
+            {"version": a.version, "name": a.name, "phase": a.phase,
+             "applied_at": a.applied_at, "missing": a.version not in listing.by_version}
+            for a in state.applied],
+        "pending": [
+            {"version": m.version, "name": m.name, "phase": m.phase,
+             "out_of_order": m.version is not None and m.version < highest.get(m.phase, 0)}
+            for m in pending],
+        "problems": list(listing.problems),
+    }
