@@ -1,0 +1,339 @@
+"""Backups of one database: create, list, verify, restore, retention, and the hooks the
+runner calls (a backup before every run; a restore when nothing else brings a failed
+run back).
+
+A backup that cannot be made stops the run before anything changes (exit code 4):
+a missing or read-only folder, not enough free disk, a file-size limit, a missing or
+too old pg_dump, an unreachable database. No file is ever left under a final name.
+"""
+
+import os
+import socket
+import time
+
+from .._version import __version__
+from ..errors import BlockedError, FerrymanError, StateError
+from .store import (Store, fsync_dir, fsync_file, new_backup_id, remove_quietly,
+                    sha256_file)
+
+FREE_SPACE_MARGIN = 1.1  # want 10% more free space than the database's size
+
+
+class BackupError(BlockedError):
+    """The backup could not be made; nothing was changed."""
+
+
+class VerifyError(StateError):
+    """A backup failed verification: its hash or its content is wrong."""
+
+
+def provider_for(url, password=None):
+    if url.dialect == "sqlite":
+        from .sqlite import SQLiteBackup
+
+        return SQLiteBackup(url, password)
+    if url.dialect == "postgresql":
+        from .postgresql import PostgreSQLBackup
+
+        return PostgreSQLBackup(url, password)
+    raise BackupError(f"ferryman cannot back up {url.dialect} databases yet")
+
+
+def database_stem(url):
+    if url.dialect == "sqlite":
+        return os.path.splitext(os.path.basename(url.path))[0]
+    return url.database or "postgres"
+
+
+class Backups:
+    """The backups of the database at ``url``, kept in ``folder``."""
+
+    def __init__(self, url, folder, *, password=None, keep=10, stem=None):
+        self.url = url
+        self.folder = folder
+        self.keep = keep
+        self.provider = provider_for(url, password)
+        # a service's name, when it has one: two services may share a database name
+        self.store = Store(folder, stem or database_stem(url))
+
+    # -- create -----------------------------------------------------------------------
+    def create(self, reason, *, migration_version=None, dirty=False, run_id=None,
+               protect=()):
+        """Take a backup and write its manifest; return the manifest (a dict)."""
+        self._prepare()
+        backup_id = new_backup_id()
+        final, manifest_path = self.store.paths(backup_id, self.provider.extension)
+        temporary = self.store.temporary(final)
+        try:
+            self.provider.create(temporary)
+            fsync_file(temporary)
+            digest = sha256_file(temporary)
+            size = os.path.getsize(temporary)
+            os.replace(temporary, final)
+            fsync_dir(self.folder)
+        except FerrymanError as exc:
+            _remove_partial(temporary)
+            raise BackupError(f"the backup failed: {exc.message}", db_message=exc.db_message,
+                              hint=_BACKUP_HINT) from exc
+        except Exception as exc:  # OSError (EFBIG, ENOSPC), sqlite3.Error, ...
+            cause = self._diagnose(temporary)
+            _remove_partial(temporary)
+            raise BackupError(f"the backup failed: {_describe(exc)}"
+                              + (f" ({cause})" if cause else ""), hint=_BACKUP_HINT) from exc
+        manifest = {
+            "id": backup_id, "file": os.path.basename(final), "path": final,
+            "created_at": _now_iso(),
+            "size": size, "sha256": digest, "database": self.url.redacted(),
+            "dialect": self.url.dialect, "server_version": self.provider.server_version(),
+            "migration_version": migration_version, "dirty": bool(dirty), "reason": reason,
+            "ferryman_version": __version__, "tool": self.provider.tool(), "run_id": run_id,
+            "host": socket.gethostname(),
+        }
+        try:
+            self.store.write_manifest(manifest_path, manifest)
+        except OSError as exc:
+            remove_quietly(final)
+            raise BackupError(f"the backup's manifest could not be written: {_describe(exc)}",
+                              hint=_BACKUP_HINT) from exc
+        self.prune(protect=set(protect) | {backup_id})
+        return manifest
+
+    def _diagnose(self, partial):
+        """Why a write failed, when the driver only says "disk I/O error"."""
+        import resource
+
+        try:
+            written = os.path.getsize(partial)
+        except OSError:
+            written = 0
+        soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft != resource.RLIM_INFINITY and written >= soft - 65536:
+            return f"the file size limit of this process (ulimit -f) of {_size(soft)} was reached"
+        if self.store.free_bytes() < 1 << 20:
+            return f"no space left on the disk of {self.folder}"
+        return None
+
+    def _prepare(self):
+        """Everything that can be checked before writing a byte."""
+        self.provider.check()
+        try:
+            self.store.ensure_folder()
+        except OSError as exc:
+            raise BackupError(f"the backup folder {self.folder} is not usable: "
+                              f"{_describe(exc)}", hint=_BACKUP_HINT) from exc
+        try:
+            needed = int(self.provider.estimate_size() * FREE_SPACE_MARGIN)
+        except FerrymanError as exc:
+            raise BackupError(f"the backup cannot start: {exc.message}",
+                              hint=_BACKUP_HINT) from exc
+        free = self.store.free_bytes()
+        if free < needed:
+            raise BackupError(
+                f"not enough free disk for the backup in {self.folder}: {_size(free)} free, "
+                f"about {_size(needed)} needed", hint="free some space, point backup_dir "
+                "elsewhere, or pass --no-backup")
+
+    # -- list, verify -------------------------------------------------------------------
+    def list(self):
+        return self.store.manifests()
+
+    def find(self, backup_id):
+        return self.store.find(backup_id)
+
+    def verify(self, backup_id):
+        """Check the hash, then that the database's own tool reads the file.
+        Returns (manifest, problems)."""
+        manifest = self.find(backup_id)
+        path = manifest["path"]
+        if not os.path.exists(path):
+            return manifest, [f"the file {path} is missing"]
+        size = os.path.getsize(path)
+        if size != manifest.get("size"):
+            return manifest, [f"size {size} differs from the manifest's {manifest.get('size')}"]
+        digest = sha256_file(path)
+        if digest != manifest.get("sha256"):
+            return manifest, [f"sha256 {digest} differs from the manifest's "
+                              f"{manifest.get('sha256')}"]
+        return manifest, self.provider.verify(path)
+
+    def require_verified(self, backup_id):
+        manifest, problems = self.verify(backup_id)
+        if problems:
+            raise VerifyError(
+                f"backup {manifest['id']} failed verification; the database was not touched:\n  "
+                + "\n  ".join(problems), file=manifest["path"],
+                hint="pick another backup: `ferryman backup list`")
+        return manifest
+
+    # -- restore --------------------------------------------------------------------------
+    def restore(self, backup_id, *, release=None, before_swap=None, verified=None):
+        """Restore a backup over the live database. ``verified``: its manifest, when the
+        caller has just verified it (verifying a large SQLite backup copies it whole)."""
+        manifest = verified or self.require_verified(backup_id)
+        self.provider.restore(manifest["path"], release=release, before_swap=before_swap)
+        return manifest
+
+    # -- retention ------------------------------------------------------------------------
+    def prune(self, protect=()):
+        """Keep the newest ``keep`` backups, and every one in ``protect``."""
+        if not self.keep or self.keep < 1:
+            return []
+        removed = []
+        for manifest in self.list()[self.keep:]:
+            if manifest["id"] not in protect:
+                self.store.delete(manifest)
+                removed.append(manifest["id"])
+        return removed
+
+
+_BACKUP_HINT = "nothing was changed; fix the cause, or pass --no-backup to run without one"
+
+
+def _remove_partial(path):
+    # SQLite may leave its rollback journal or WAL beside a failed partial file.
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        remove_quietly(path + suffix)
+
+
+def _now_iso():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _describe(exc):
+    if isinstance(exc, OSError) and exc.strerror:
+        name = {27: "file too large (a file size limit?)", 28: "no space left on device"}.get(
+            exc.errno)
+        return f"{name or exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    return str(exc) or type(exc).__name__
+
+
+def _size(count):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if count < 1024 or unit == "TiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+
+
+class RunSafety:
+    """The runner's safety hooks (core/runner.py calls them under the lock).
+
+    ``before_run`` takes the backup a run depends on and records it in the database;
+    ``restore`` brings back that backup when a failed run cannot be rolled back any
+    other way, where that loses nothing: by default on SQLite, and only if no other
+    connection wrote since the backup (``PRAGMA data_version``); on PostgreSQL only
+    when ``restore_on_failure`` is set, because ferryman cannot tell there whether the
+    application wrote meanwhile.
+    """
+
+    def __init__(self, backups, *, prefix="ferryman_", restore_on_failure=None,
+                 consumers=(), reopen=None):
+        self.backups = backups
+        self.prefix = prefix
+        self.restore_on_failure = restore_on_failure
+        self.consumers = consumers
+        self.reopen = reopen  # () -> a new dialect connection, after a PostgreSQL swap
+        self.manifest = None
+        self.data_version = None
+
+    def before_run(self, db, state, steps, run):
+        from ..core.history import History
+        from ..events import BackupCreated, emit
+
+        if self.backups is None:
+            return "disabled"
+        history = History(db, self.prefix)
+        protect = {r["backup_id"] for r in _last_runs(history, state)}
+        started = time.monotonic()
+        self.manifest = self.backups.create(
+            f"before {run.command} (run {run.id})", migration_version=state.current_version,
+            dirty=bool(state.dirty), run_id=run.id, protect=protect)
+        try:
+            db.begin()
+            history.prepare(state)
+            history.record_backup(self.manifest)
+            db.commit()
+        except FerrymanError as exc:
+            db.rollback()
+            raise BackupError(f"the backup {self.manifest['id']} was made but could not be "
+                              f"recorded in the database: {exc.message}") from exc
+        state.schema_version = state.schema_version or _schema_version()
+        if db.name == "sqlite":
+            self.data_version = _data_version(db)
+        emit(self.consumers, BackupCreated(self.manifest["id"], self.manifest["path"],
+                                           self.manifest["size"],
+                                           round((time.monotonic() - started) * 1000, 1)))
+        return self.manifest["id"]
+
+    def allowed(self, db):
+        if self.manifest is None:
+            return False, "no backup was taken before the run"
+        enabled = self.restore_on_failure
+        if enabled is None:
+            enabled = db.name == "sqlite"
+        if not enabled:
+            return False, "automatic restore is off (turn it on with --restore-on-failure)"
+        if db.name == "sqlite" and _data_version(db) != self.data_version:
+            return False, ("another connection wrote to the database during the run; "
+                           "restoring would lose its writes")
+        return True, None
+
+    def restore(self, db, run, error):
+        """Restore the pre-run backup; return what was done, or None when not allowed."""
+        from ..events import BackupRestored, Message, emit
+
+        allowed, why = self.allowed(db)
+        if not allowed:
+            emit(self.consumers, Message("warning", f"not restoring the backup: {why}"))
+            return None
+        started = time.monotonic()
+        self.backups.restore(self.manifest["id"], release=db.close)
+        emit(self.consumers, BackupRestored(self.manifest["id"],
+                                            round((time.monotonic() - started) * 1000, 1)))
+        self._record(db, run, error)
+        return (f"restored the backup taken before the run ({self.manifest['id']}); the "
+                f"database is where it started, at version "
+                f"{run.from_version if run.from_version is not None else 'none'}")
+
+    def _record(self, db, run, error):
+        """Write the failed run into the restored database (which predates it)."""
+        from ..core.history import Entry, History
+        from ..core.runner import now
+
+        target = db if db.name == "sqlite" else self.reopen()
+        try:
+            history = History(target, self.prefix)
+            state = history.read_state()
+            run.finished_at = now()
+            run.to_version = state.current_version
+            target.begin()
+            history.prepare(state)
+            entries = []
+            migration = getattr(error, "migration", None)
+            if migration is not None:
+                entries.append(Entry(run.id, migration, "up", run.started_at, run.finished_at,
+                                     outcome="failed", error=error.details()))
+            history.record(entries)
+            history.finish_run(run, "restored", error.message, exists=False)
+            history.record_backup(self.manifest)
+            target.commit()
+        finally:
+            if target is not db:
+                target.close()
+
+
+def _last_runs(history, state):
+    if state.schema_version is None:
+        return []
+    return [r for r in history.runs(limit=1) if r.get("backup_id")]
+
+
+def _schema_version():
+    from ..core.history import SCHEMA_VERSION
+
+    return SCHEMA_VERSION
+
+
+def _data_version(db):
+    return db.query("PRAGMA data_version")[0][0]

@@ -1,0 +1,172 @@
+"""Going back: ``ferryman rollback`` (seed 000's ``migrate --rollback``) undoes the last
+run, and ``ferryman backup restore`` replaces the database with a backup.
+
+Rollback prefers the down migrations, which keep every row written since; only when
+one is missing does it fall back to the backup taken before the run, which loses
+what was written after it, and so asks first.
+"""
+
+import time
+
+from ..core.history import History
+from ..core.plan import Step
+from ..core.runner import Run
+from ..errors import InputError, StateError
+from ..events import BackupRestored, emit
+from ..results import BackupInfo
+
+CHANGES = ("up", "down")
+
+
+def last_run(migrator):
+    """(run_id, entries in order, the run's row) of the last run that changed migrations."""
+    db = migrator._connect(readonly=True)
+    try:
+        history = History(db, migrator.prefix)
+        if history.read_state().schema_version is None:
+            raise InputError("nothing to roll back: ferryman has not run on this database")
+        entries = history.entries()
+        runs = {r["id"]: r for r in history.runs(limit=1000)}
+    finally:
+        db.close()
+    latest = next((e for e in entries if e["outcome"] == "ok"), None)
+    if latest is None or latest["direction"] not in CHANGES:
+        what = f"`{latest['direction']}`" if latest else "nothing"
+        raise InputError(f"nothing to roll back: the last change recorded was {what}",
+                         hint="use `ferryman goto VERSION` or `ferryman backup restore ID`")
+    run_id = latest["run_id"]
+    mine = [e for e in reversed(entries) if e["run_id"] == run_id and e["outcome"] == "ok"
+            and e["direction"] in CHANGES]
+    return run_id, mine, runs.get(run_id, {})
+
+
+def rollback(migrator, *, dry_run=False, yes=False):
+    listing = migrator._listing()
+    run_id, entries, run = last_run(migrator)
+    steps, missing = [], []
+    for entry in reversed(entries):
+        migration = listing.by_version.get(entry["version"])
+        step = Step(migration, entry["direction"]).inverse() if migration else None
+        if step is None or (step.direction == "down" and not migration.has_down):
+            missing.append(entry["version"])
+        else:
+            steps.append(step)
+    if not missing:
+        def planner(_listing, state):
+            for entry in entries:
+                applied = entry["version"] in state.by_version
+                if applied != (entry["direction"] == "up"):
+                    raise StateError(f"the database changed since run {run_id}; look at "
+                                     "`ferryman history` and run rollback again")
+            return steps
+
+        return migrator._change("rollback", planner, dry_run, listing)
+    backup_id = run.get("backup_id")
+    if backup_id in (None, "disabled"):
+        raise StateError(
+            f"cannot roll back run {run_id}: no down migration for "
+            f"{', '.join(map(str, missing))}, and the run took no backup",
+            hint="write the down migrations, or restore an older backup")
+    if dry_run:
+        from ..results import RunResult
+
+        return RunResult("rollback", None, None, run.get("from_version"), (), dry_run=True,
+                         outcome=f"would restore backup {backup_id}")
+    restore_backup(migrator, backup_id, yes=yes, reason=f"roll back run {run_id}")
+    from ..results import RunResult
+
+    return RunResult("rollback", run_id, run.get("to_version"), run.get("from_version"),
+                     (), outcome=f"restored backup {backup_id}")
+
+
+def restore_backup(migrator, backup_id, *, yes=False, confirm=None, reason=None):
+    """Verify, ask, take a safety backup, restore, record. See Migrator.restore."""
+    backups = migrator._backups()
+    manifest = backups.require_verified(backup_id)
+    question = (f"Replace {migrator.url.redacted()} with backup {manifest['id']} of "
+                f"{manifest['created_at']} (version {manifest.get('migration_version')})? "
+                "Everything written since is lost; a safety backup is taken first.")
+    if not yes and not (confirm is not None and confirm(question)):
+        raise InputError("restore not confirmed; nothing was changed",
+                         hint="pass --yes (API: yes=True) to restore without asking")
+    with migrator._locked() as db:
+        history = History(db, migrator.prefix)
+        state = history.read_state()
+        # The safety backup reads the live database while a PostgreSQL restore fills a
+        # fresh one (restore_backup's slowest steps, side by side); it must be complete
+        # before the live database is touched, which is when the provider asks.
+        safety = _Background(lambda: backups.create(
+            f"safety backup before restoring {manifest['id']}",
+            migration_version=state.current_version, dirty=bool(state.dirty),
+            protect={manifest["id"]}))
+
+        def record_safety():
+            taken = safety.result()
+            db.begin()
+            history.prepare(state)
+            history.record_backup(taken)
+            db.commit()
+
+        started = time.monotonic()
+        try:
+            backups.restore(manifest["id"], release=db.close, before_swap=record_safety,
+                            verified=manifest)
+        except BaseException:
+            safety.wait()  # the live database is untouched; let the safety backup finish
+            raise
+        emit(migrator.consumers, BackupRestored(manifest["id"],
+                                                round((time.monotonic() - started) * 1000, 1)))
+        run = Run("restore", state.current_version, backup_id=safety.result()["id"])
+        _record_restore(migrator, db, run, manifest, safety.result(), reason)
+    return BackupInfo.from_manifest(manifest)
+
+
+class _Background:
+    """Work in a thread; ``result()`` waits for it and raises what it raised."""
+
+    def __init__(self, work):
+        import threading
+
+        self._value = self._error = None
+        self._thread = threading.Thread(target=self._run, args=(work,),
+                                        name="ferryman-safety-backup")
+        self._thread.start()
+
+    def _run(self, work):
+        try:
+            self._value = work()
+        except BaseException as exc:  # handed to whoever waits
+            self._error = exc
+
+    def wait(self):
+        self._thread.join()
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _record_restore(migrator, db, run, manifest, safety, reason):
+    """The restored database predates the restore: tell its history what happened."""
+    from ..core.runner import now
+
+    target = db if db.name == "sqlite" else migrator._connect()
+    try:
+        history = History(target, migrator.prefix)
+        state = history.read_state()
+        known = {b["id"] for b in history.backups()} if state.schema_version else set()
+        run.finished_at = now()
+        run.to_version = state.current_version
+        target.begin()
+        history.prepare(state)
+        history.finish_run(run, "ok", reason or f"restored backup {manifest['id']}",
+                           exists=False)
+        for backup in (manifest, safety):
+            if backup["id"] not in known:
+                history.record_backup(backup)
+        target.commit()
+    finally:
+        if target is not db:
+            target.close()
