@@ -1,0 +1,215 @@
+"""The services the HTTP app answers for, and what it reads about each. No HTTP here.
+
+A configuration with ``[services.NAME]`` tables serves those, in the file's order; one
+without serves one service named after its database. Each status read lists the
+migration folders (names only) and opens one read-only connection for two or three
+small queries: the state, and whether a runner holds the migration lock, asked
+without taking it. That keeps a status request in milliseconds while a migration
+runs, so a page can poll it every second.
+"""
+
+import threading
+from datetime import datetime
+
+from ..coordinator.graph import Graph
+from ..coordinator.progress import current
+from ..core.history import History
+from ..core.source import scan
+from ..dialects import connect
+from ..errors import DriverError, FerrymanError, InputError
+from ..readonly import status_dict
+from ..safety.backups import database_stem
+
+
+class UnknownService(InputError):
+    """No service of that name: the HTTP app answers 404."""
+
+
+class Services:
+    """Names, settings, the dependency graph and one kept Migrator per service."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        if settings.service:  # one service's settings (`serve --service NAME`): it alone
+            self._settings = {settings.service: settings}
+        elif settings.services:
+            self._settings = {name: settings.for_service(name) for name in settings.services}
+        else:
+            self._settings = {database_stem(settings.url): settings}
+        self.names = list(self._settings)
+        # Checked now (unknown names, cycles), so a bad file stops `serve` at start-up.
+        self.graph = Graph({name: [d for d in s.depends_on if d in self._settings]
+                            if settings.service else s.depends_on
+                            for name, s in self._settings.items()})
+        self._migrators = {}
+        self._executor = None
+        self._lock = threading.Lock()
+
+    def settings_for(self, name):
+        try:
+            return self._settings[name]
+        except KeyError:
+            raise UnknownService(f"no service {name!r}; the services are "
+                                 + ", ".join(self.names)) from None
+
+    def migrator(self, name):
+        """The service's Migrator, built on first use and kept."""
+        settings = self.settings_for(name)
+        with self._lock:
+            if name not in self._migrators:
+                from ..api import Migrator
+
+                self._migrators[name] = Migrator(settings=settings)
+            return self._migrators[name]
+
+    # -- reading ----------------------------------------------------------------------
+    def status(self, name):
+        """One service's status: ``ferryman status --json``'s facts, trimmed, plus
+        whether a migration runs. Raises a FerrymanError when it cannot be read."""
+        # The service's kept Migrator keeps one read-only connection and answers from
+        # a fingerprint of ferryman's tables while nothing changed.
+        migrator = self.migrator(name)
+        full = migrator.status_dict()
+        held = migrator.lock_held()
+        progress = service_progress(name)
+        running_here = progress is not None and progress["status"] == "running"
+        return {
+            "name": name, "reachable": True, "error": None,
+            "depends_on": self.graph.depends_on[name],
+            "database": full["database"],
+            "current_version": full["current_version"],
+            "head_version": full["head_version"],
+            "dirty": full["dirty"], "dirty_details": full["dirty_details"],
+            "pending_count": full["pending_count"], "pending": full["pending"],
+            "applied_count": len(full["applied"]),
+            "last_backup": full["last_backup"],
+            "last_backup_at": _backup_time(full["last_backup_details"]),
+            "lock_held": held, "running": held or running_here,
+            "progress": progress, "problems": full["problems"],
+        }
+
+    def statuses(self):
+        """Every service's status; one that cannot be read carries ``error`` instead.
+        Read side by side: each read is mostly waiting for its own connection."""
+        if len(self.names) == 1:
+            return [self.status_or_error(self.names[0])]
+        return list(self._pool().map(self.status_or_error, self.names))
+
+    def _pool(self):
+        with self._lock:
+            if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(max_workers=min(8, len(self.names)),
+                                                    thread_name_prefix="ferryman-status")
+            return self._executor
+
+    def status_or_error(self, name):
+        try:
+            return self.status(name)
+        except FerrymanError as exc:
+            return self.unreachable(name, exc)
+
+    def unreachable(self, name, exc):
+        return {"name": name, "reachable": False, "error": error_body(exc),
+                "depends_on": self.graph.depends_on[name],
+                "database": _redacted_url(self.settings_for(name)), "running": False,
+                "progress": service_progress(name)}
+
+    def lock_held(self, name):
+        """Whether a runner of any process holds the service's migration lock now."""
+        settings = self.settings_for(name)
+        db = _open(settings)
+        try:
+            return db.lock_held(settings.table_prefix)
+        finally:
+            db.close()
+
+    def latest_run(self, name):
+        """The newest row of the service's runs table, or None when ferryman never ran."""
+        settings = self.settings_for(name)
+        db = _open(settings)
+        try:
+            rows = History(db, settings.table_prefix).runs(limit=1)
+        except DriverError as exc:
+            if exc.missing_table:
+                return None
+            raise
+        finally:
+            db.close()
+        return rows[0] if rows else None
+
+    def readiness(self, statuses=None):
+        """(ready, reasons): every service reachable, none dirty, no migration running."""
+        reasons = []
+        for s in statuses or self.statuses():
+            if not s["reachable"]:
+                reasons.append(f"{s['name']}: unreachable: {s['error']['message']}")
+                continue
+            if s["dirty"]:
+                reasons.append(f"{s['name']}: dirty (a migration neither finished nor rolled "
+                               "back; see its dirty_details)")
+            if s["running"]:
+                reasons.append(f"{s['name']}: a migration is running")
+        progress = current()
+        if progress is not None and progress.running:
+            reasons.append(f"run {progress.run_id} is running in this process")
+        return not reasons, reasons
+
+
+def service_progress(name):
+    """``name``'s entry in the latest run of this process, or None."""
+    progress = current()
+    if progress is None:
+        return None
+    for entry in progress.snapshot()["services"]:
+        if entry["name"] == name:
+            return entry
+    return None
+
+
+def progress_snapshot():
+    progress = current()
+    return None if progress is None else progress.snapshot()
+
+
+def graph_status(entry):
+    """The colour a service's box takes in the dependency graph."""
+    if not entry.get("reachable") or entry.get("dirty"):
+        return "failed"
+    if entry.get("running"):
+        return "running"
+    return "pending" if entry.get("pending_count") else "ok"
+
+
+def error_body(exc):
+    """What a FerrymanError may show over HTTP: its (redacted) words, nothing more."""
+    return {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint,
+            "exit_code": exc.exit_code}
+
+
+def _open(settings):
+    return connect(settings.url, readonly=True, timeout=settings.connect_timeout,
+                   password=settings.password)
+
+
+def _redacted_url(settings):
+    try:
+        return settings.url.redacted()
+    except FerrymanError:
+        return None
+
+
+def _backup_time(last_backup):
+    """When the last backup was taken (ISO 8601), when the database knows it."""
+    if isinstance(last_backup, dict) and isinstance(last_backup.get("created_at"), str):
+        return last_backup["created_at"]
+    return None
+
+
+def timestamp(text):
+    """Unix seconds of an ISO 8601 time, or None."""
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except (AttributeError, TypeError, ValueError):
+        return None
