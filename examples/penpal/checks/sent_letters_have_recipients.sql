@@ -1,0 +1,1 @@
+SELECT id FROM letters WHERE status = 'sent' AND recipient_id IS NULL;

@@ -1,0 +1,2 @@
+DROP TABLE museum_items;
+DROP TABLE exhibitions;
