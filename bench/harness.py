@@ -1,0 +1,326 @@
+"""Running commands with a stopwatch, and the throwaway databases they run against."""
+
+import os
+import resource
+import sqlite3
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+VENV_BIN = REPO / ".venv" / "bin"
+PYTHON = VENV_BIN / "python"
+
+
+class BenchError(Exception):
+    pass
+
+
+@dataclass
+class Command:
+    argv: list
+    env: dict = field(default_factory=dict)  # added to a clean copy of os.environ
+    cwd: Path | None = None
+    stdin: Path | None = None  # a file fed on standard input
+
+
+@dataclass
+class Sample:
+    wall: float  # seconds, parent's perf_counter around the child's whole life
+    cpu: float  # the child's user + system CPU seconds (its own children included)
+    stdout: str = ""
+    quiet: bool = True  # did the machine go quiet before the run (see Quiet)?
+
+
+# Variables that would change what a tool connects to or reads, taken from the caller;
+# and those that decide whether Python caches bytecode, which set_bytecode_cache sets.
+_SCRUB = ("FERRYMAN_", "DATABASE_URL", "DBMATE_", "YOYO", "ALEMBIC",
+          "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+_PYTHON_ENV = {}
+
+
+def set_bytecode_cache(folder, enabled=True):
+    """Where every Python child keeps its .pyc files: ``folder`` (PYTHONPYCACHEPREFIX),
+    so nothing is written beside the sources (src/ferryman stays untouched), and the
+    cache starts empty on every run of the benchmark. ``enabled=False``: no cache at
+    all, every module compiled from source in every process (a first run)."""
+    _PYTHON_ENV.clear()
+    _PYTHON_ENV["PYTHONPYCACHEPREFIX"] = str(folder)
+    if not enabled:
+        _PYTHON_ENV["PYTHONDONTWRITEBYTECODE"] = "1"
+
+
+def _environment(extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
+    env.update(_PYTHON_ENV)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run(cmd: Command) -> Sample:
+    """Run ``cmd`` to completion and time it; raise BenchError if it fails."""
+    env = _environment(cmd.env)
+    stdin = open(cmd.stdin, "rb") if cmd.stdin else subprocess.DEVNULL
+    try:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.run([str(a) for a in cmd.argv], env=env, cwd=cmd.cwd, stdin=stdin,
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    finally:
+        if cmd.stdin:
+            stdin.close()
+    if proc.returncode != 0:
+        shown = " ".join(str(a) for a in cmd.argv)
+        raise BenchError(f"`{shown}` exited with {proc.returncode}:\n"
+                         f"{_tail(proc.stderr or proc.stdout)}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Sample(wall, cpu, proc.stdout)
+
+
+def _tail(text, lines=25):
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+class Quiet:
+    """Waits, before a timed run, for the machine to be quiet: the CPUs mostly idle
+    and no disk waits (other processes: a test suite, a build), and no other session
+    busy on the PostgreSQL server. Gives up after ``timeout`` seconds, and counts it:
+    on a shared machine the report says how many runs started in company."""
+
+    def __init__(self, timeout=30.0, max_busy=0.25):
+        self.timeout = timeout
+        self.max_busy = max_busy  # fraction of all CPUs busy (iowait included)
+        self.waited = 0.0
+        self.waits = 0
+        self.gave_up = 0
+
+    def wait(self, server_busy=None):
+        """True when the machine was quiet for half a second, False on timeout."""
+        if self.timeout <= 0:
+            return True
+        start = time.monotonic()
+        quiet_since = None
+        previous = _cpu_times()
+        while True:
+            time.sleep(0.1)
+            current = _cpu_times()
+            busy = _busy_fraction(previous, current)
+            previous = current
+            if busy > self.max_busy or (server_busy is not None and server_busy()):
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= 0.5:
+                quiet = True
+                break
+            if time.monotonic() - start >= self.timeout:
+                quiet = False
+                self.gave_up += 1
+                break
+        self.waited += time.monotonic() - start
+        self.waits += 1
+        return quiet
+
+    def summary(self):
+        return {"waits": self.waits, "waited_s": round(self.waited, 1),
+                "gave_up": self.gave_up, "timeout_s": self.timeout,
+                "max_busy": self.max_busy}
+
+
+def _cpu_times():
+    """(busy, total) jiffies of all CPUs; iowait counts as busy (someone's disk I/O)."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = [int(x) for x in handle.readline().split()[1:9]]
+    except OSError:
+        return None
+    idle = fields[3]
+    return sum(fields) - idle, sum(fields)
+
+
+def _busy_fraction(before, after):
+    if before is None or after is None or after[1] == before[1]:
+        return 0.0
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
+# -- databases ------------------------------------------------------------------------------
+@dataclass
+class Database:
+    """One throwaway database: a PostgreSQL database or a SQLite file."""
+
+    dialect: str
+    name: str
+    path: Path | None = None  # SQLite
+    host: str | None = None  # PostgreSQL
+    port: int | None = None
+    user: str | None = None
+    password: str | None = None
+
+    def pg_url(self, scheme="postgresql", query=""):
+        auth = self.user or ""
+        if self.password:
+            auth += f":{self.password}"
+        return (f"{scheme}://{auth}{'@' if auth else ''}{self.host}:{self.port}/{self.name}"
+                + (f"?{query}" if query else ""))
+
+    def sqlalchemy_url(self, pg_driver="psycopg"):
+        """postgresql+psycopg://... or sqlite:////abs/path (Alembic, yoyo)."""
+        if self.dialect == "sqlite":
+            return f"sqlite:///{self.path}"
+        return self.pg_url(f"postgresql+{pg_driver}")
+
+
+class SQLiteServer:
+    dialect = "sqlite"
+    label = "SQLite"
+
+    def __init__(self, root, quiet):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.quiet = quiet
+
+    def create(self, tag):
+        """A path where no database exists yet: every tool creates the file itself."""
+        name = f"{tag}-{uuid.uuid4().hex[:8]}"
+        return Database("sqlite", name, path=self.root / f"{name}.db")
+
+    def drop(self, db):
+        for path in self.root.glob(f"{db.name}.db*"):  # -journal, -wal, ferryman's lock
+            path.unlink()
+
+    def settle(self):
+        """Flush the writes of earlier runs, then wait for a quiet machine; True if it
+        was quiet."""
+        os.sync()
+        return self.quiet.wait()
+
+    def wait_quiet(self):
+        return self.quiet.wait()
+
+    def count_objects(self, db):
+        conn = sqlite3.connect(f"file:{db.path}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT type, name FROM sqlite_master").fetchall()
+        finally:
+            conn.close()
+        return _count(rows, "table", "index")
+
+    def version(self):
+        return sqlite3.sqlite_version
+
+    def close(self):
+        pass
+
+
+class PostgresServer:
+    dialect = "postgresql"
+    label = "PostgreSQL"
+
+    def __init__(self, url, quiet):
+        import psycopg
+
+        self.quiet = quiet
+        parts = urlsplit(url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 5432
+        self.user = unquote(parts.username) if parts.username else "postgres"
+        self.password = unquote(parts.password) if parts.password else None
+        self.prefix = "ferrybench_"
+        try:
+            self.admin = psycopg.connect(**self._params("postgres"), autocommit=True,
+                                         connect_timeout=5)
+        except psycopg.Error as exc:
+            raise BenchError(f"cannot connect to PostgreSQL at {self.host}:{self.port} as "
+                             f"{self.user}: {exc}\n(start it, or pass --databases sqlite)")
+
+    def _params(self, dbname):
+        params = {"host": self.host, "port": self.port, "user": self.user, "dbname": dbname}
+        if self.password:
+            params["password"] = self.password
+        return params
+
+    def _admin(self, sql, params=None, patience=600.0):
+        """Run ``sql`` on the admin connection. The server may be shared with a test
+        suite that fills the shared lock table on purpose ("out of shared memory"):
+        then every statement fails for a while, so wait and try again."""
+        import psycopg
+
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                return self.admin.execute(sql, params).fetchall() if params is not None \
+                    else self.admin.execute(sql)
+            except psycopg.errors.OutOfMemory:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def create(self, tag):
+        name = f"{self.prefix}{tag.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        return Database("postgresql", name, host=self.host, port=self.port, user=self.user,
+                        password=self.password)
+
+    def drop(self, db):
+        self._admin(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
+
+    def drop_leftovers(self):
+        """Databases of an earlier run that was interrupted."""
+        for (name,) in self._admin("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                   (self.prefix + "%",)):
+            self.drop(Database("postgresql", name))
+
+    def settle(self):
+        """Write out the WAL and dirty buffers of earlier runs, then wait for a quiet
+        machine and server; True if they were quiet."""
+        self._admin("CHECKPOINT")
+        os.sync()
+        return self.quiet.wait(self.busy)
+
+    def wait_quiet(self):
+        return self.quiet.wait(self.busy)
+
+    def busy(self):
+        """Other sessions in the middle of something (a test suite sharing the server)."""
+        return self._admin(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+            "AND pid <> pg_backend_pid() AND state <> 'idle'", ())[0][0]
+
+    def count_objects(self, db, patience=600.0):
+        import psycopg
+
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                with psycopg.connect(**self._params(db.name)) as conn:
+                    rows = conn.execute(
+                        "SELECT CASE relkind WHEN 'r' THEN 'table' ELSE 'index' END, relname "
+                        "FROM pg_class JOIN pg_namespace n ON n.oid = relnamespace "
+                        "WHERE n.nspname = 'public' AND relkind IN ('r', 'i')").fetchall()
+                return _count(rows, "table", "index")
+            except psycopg.errors.OutOfMemory:  # see _admin
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def version(self):
+        return self._admin("SHOW server_version", ())[0][0]
+
+    def close(self):
+        self.admin.close()
+
+
+def _count(rows, table, index):
+    """(tables t<n>, indexes t<n>_name) among ``rows`` of (type, name)."""
+    tables = sum(1 for kind, name in rows
+                 if kind == table and name.startswith("t") and name[1:].isdigit())
+    indexes = sum(1 for kind, name in rows
+                  if kind == index and name.startswith("t") and name.endswith("_name"))
+    return tables, indexes
