@@ -256,19 +256,9 @@ class Migrator:
         check_state(listing, state)
         steps = planner(listing, state)
         dialect = dialect_class(self.url.dialect)
-        planned = []
-        for step in steps:
-            compiled, _ = step.migration.compiled(step.direction, dialect)
-            script = step.migration.script(step.direction)
-            sql = tuple(s.text for s in compiled.statements) if compiled.statements else ()
-            note = compiled.reason or "; ".join(compiled.notes) or None
-            if step.migration.kind == "python":
-                note = f"Python: {step.direction}(ctx)" + (f"; {note}" if note else "")
-            planned.append(StepInfo(step.version, step.migration.name, step.migration.phase,
-                                    step.direction, None, script.path, compiled.transactional,
-                                    note, sql))
+        planned = tuple(StepInfo.planned(step, dialect) for step in steps)
         target = _target_version(state, steps)
-        return RunResult(command, None, state.current_version, target, tuple(planned),
+        return RunResult(command, None, state.current_version, target, planned,
                          dry_run=True)
 
     def _record(self, command, version):
@@ -433,7 +423,8 @@ def _protected(history, state):
 def _target_version(state, steps):
     versions = set(state.by_version)
     for step in steps:
-        (versions.add if step.direction == "up" else versions.discard)(step.version)
+        if step.version is not None:  # a repeatable has no version
+            (versions.add if step.direction == "up" else versions.discard)(step.version)
     return max(versions) if versions else None
 
 

@@ -275,6 +275,21 @@ def test_up_dry_run_prints_the_sql_and_changes_nothing(run):
     assert untouched(run.url)
 
 
+def test_up_dry_run_with_a_repeatable_names_it_and_the_target(cli, db_url, migrations):
+    folder = migrations({**USERS, "R__user_emails.sql":
+                         "CREATE VIEW user_emails AS SELECT email FROM users;"})
+    before = snapshot(db_url)
+    result = cli("up", "--dry-run", "--json", "--database-url", db_url, "--migrations", folder)
+    assert result.code == 0, result
+    plan = result.json()
+    assert plan["to_version"] == 3  # the repeatable, with no version, does not count
+    assert plan["steps"][-1]["version"] is None
+    assert plan["steps"][-1]["name"] == "user_emails"
+    text = cli("up", "--dry-run", "--database-url", db_url, "--migrations", folder)
+    assert "-- up R user_emails  [R__user_emails.sql" in text.out, text
+    assert snapshot(db_url) == before
+
+
 def test_down_and_goto_dry_runs_print_the_sql_and_change_nothing(run):
     assert run("up", "--target", "2").code == 0
     before = snapshot(run.url)
