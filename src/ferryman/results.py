@@ -62,6 +62,19 @@ class StepInfo:
     note: str | None = None
     sql: tuple = ()
 
+    @classmethod
+    def planned(cls, step, dialect, options=()):
+        """What ``step`` (a planned Step) would run, compiled for ``dialect``: a dry run's
+        line. Nothing is executed."""
+        migration = step.migration
+        compiled, _ = migration.compiled(step.direction, dialect, options)
+        note = compiled.reason or "; ".join(compiled.notes) or None
+        if migration.kind == "python":
+            note = f"Python: {step.direction}(ctx)" + (f"; {note}" if note else "")
+        return cls(step.version, migration.name, migration.phase, step.direction, None,
+                   migration.script(step.direction).path, compiled.transactional, note,
+                   tuple(s.text for s in compiled.statements))
+
 
 @dataclass(frozen=True)
 class RunResult:

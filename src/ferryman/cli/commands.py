@@ -187,13 +187,7 @@ def _print_pipeline_plan(result, out):
         out.line(f"-- phase {phase['phase']}: {len(phase['steps'])} migration"
                  f"{'s' if len(phase['steps']) != 1 else ''}")
         for step in phase["steps"]:
-            how = "in the run's transaction" if step["transactional"] else "outside a transaction"
-            label = step["version"] if step["version"] is not None else "R"
-            out.line(f"-- {step['direction']} {label} {step['name']}  [{how}]")
-            if step["note"]:
-                out.line(f"--   {step['note']}")
-            for sql in step["sql"]:
-                out.line(sql.rstrip() + ";")
+            _print_step(step, out)
 
 
 def cmd_force(params, out):
@@ -232,14 +226,20 @@ def _print_plan(result, out):
              f"{version_label(result.to_version)}, {len(result.steps)} step"
              f"{'s' if len(result.steps) != 1 else ''}")
     for step in result.steps:
-        how = "in the run's transaction" if step.transactional else "outside a transaction"
         out.line("")
-        out.line(f"-- {step.direction} {step.version} {step.name}  [{os.path.basename(step.file)}, "
-                 f"{how}]")
-        if step.note:
-            out.line(f"-- {step.note}")
-        for sql in step.sql:
-            out.line(sql.rstrip() + ";")
+        _print_step(step, out)
+
+
+def _print_step(step, out):
+    """One planned step of a dry run: its header, its note, its SQL."""
+    how = "in the run's transaction" if step.transactional else "outside a transaction"
+    label = step.version if step.version is not None else "R"  # R: a repeatable
+    where = f"{os.path.basename(step.file)}, " if step.file else ""
+    out.line(f"-- {step.direction} {label} {step.name}  [{where}{how}]")
+    if step.note:
+        out.line(f"--   {step.note}")
+    for sql in step.sql:
+        out.line(sql.rstrip() + ";")
 
 
 # -- maintenance and monitoring ----------------------------------------------------------

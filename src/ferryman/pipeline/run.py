@@ -28,6 +28,7 @@ from ..core.plan import Checkpoint, check_state, plan_up
 from ..errors import FerrymanError, InputError
 from ..events import (PhaseFinished, PhaseStarted, StepFailed, StepFinished, StepStarted,
                       emit)
+from ..results import StepInfo
 from . import MIGRATION_PHASES, STRATEGIES, checks
 from .catalog import catalog_for
 
@@ -324,7 +325,7 @@ class Pipeline:
         for name in self.names:
             steps = [i for i in items if not isinstance(i, Checkpoint)
                      and i.migration.phase == name] if name in MIGRATION_PHASES else []
-            planned = [_planned(step, dialect, options) for step in steps]
+            planned = [StepInfo.planned(step, dialect, options) for step in steps]
             self.plan.append({"phase": name, "steps": planned,
                               "check": name not in MIGRATION_PHASES,
                               "note": _DRY_NOTES.get(name, "")})
@@ -417,7 +418,8 @@ class Pipeline:
             "metrics": {k: v or {"tables": []} for k, v in self.metrics.items()},
             "warnings": self.warnings, "suggestions": self.suggestions,
             "maintenance_plan": maintenance_plan(self.settings), "error": error,
-            "schema_snapshot": None, "plan": self.plan,
+            "schema_snapshot": None,
+            "plan": [{**p, "steps": [asdict(x) for x in p["steps"]]} for p in self.plan],
         }
 
 
@@ -504,16 +506,6 @@ _NAMES_ANY = re.compile(r"\b(?:TABLE|INTO|UPDATE|FROM|JOIN|ON)\s+" + _NAME, re.I
 # run's statements names it so is worth a warning.
 _NAMES_WRITTEN = re.compile(r"\b(?:DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|DROP\s+TABLE|"
                             r"ALTER\s+TABLE|INSERT\s+INTO|UPDATE|MERGE\s+INTO)\s+" + _NAME, re.I)
-
-
-def _planned(step, dialect, options):
-    compiled, _ = step.migration.compiled(step.direction, dialect, options)
-    return {"version": step.version, "name": step.migration.name, "direction": step.direction,
-            "file": step.migration.script(step.direction).path,
-            "transactional": compiled.transactional,
-            "note": compiled.reason or "; ".join(compiled.notes) or (
-                f"Python: {step.direction}(ctx)" if step.migration.kind == "python" else None),
-            "sql": [s.text for s in compiled.statements]}
 
 
 def _pick(value, default):
