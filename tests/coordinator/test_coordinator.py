@@ -154,7 +154,8 @@ def test_rollback_all_undoes_every_service_of_the_run(tmp_path, shop_urls):
     with pytest.raises(CoordinatedError) as caught:
         coordinate(load_settings(str(config)), parallel=4, failure_policy="rollback-all")
     status = {s["name"]: s["status"] for s in caught.value.result.services}
-    assert status["museum"] == "failed" and status["users"] == "rolled_back"
+    errors = {s["name"]: s["error"] for s in caught.value.result.services}
+    assert status["museum"] == "failed" and status["users"] == "rolled_back", errors
     assert status["letters"] == "rolled_back"
     for name in ("users", "letters"):
         assert tables(shop_urls[name]) == []
