@@ -738,20 +738,8 @@ def main(argv=None):
         shutil.rmtree(workspace, ignore_errors=True)
     env["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     text = report(results, args, env)
-    print(text)
-    out = Path(args.json_out) if args.json_out else (
-        HERE / "results" / f"coordinator-{time.strftime('%Y%m%dT%H%M%S')}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w") as handle:
-        json.dump({"environment": env, "args": vars(args), "results": results,
-                   "markdown": text}, handle, indent=1, default=str)
-    log(f"JSON: {out}")
-    return 0
+    return harness.finish("coordinator", results, args, env, text, log)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"coordinator: {exc}", file=sys.stderr)
-        sys.exit(1)
+    harness.main_guard("coordinator", main)

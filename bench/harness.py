@@ -324,3 +324,33 @@ def _count(rows, table, index):
     indexes = sum(1 for kind, name in rows
                   if kind == index and name.startswith("t") and name.endswith("_name"))
     return tables, indexes
+
+
+# -- the end of a benchmark program ------------------------------------------------------
+def finish(kind, results, args, env, text, log):
+    """Print the markdown report; write it and every sample to bench/results (or
+    --json-out) as JSON, named ``<kind>-<time>.json``."""
+    import json
+    import sys
+
+    print(text)
+    out = Path(args.json_out) if args.json_out else (
+        BENCH / "results" / f"{kind}-{time.strftime('%Y%m%dT%H%M%S')}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w") as handle:
+        json.dump({"environment": env, "args": vars(args), "results": results,
+                   "markdown": text}, handle, indent=1, default=str)
+    log(f"JSON: {out}")
+    sys.stdout.flush()
+    return 0
+
+
+def main_guard(name, main):
+    """Run ``main()``; a BenchError ends the program with its message and exit code 1."""
+    import sys
+
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        sys.exit(1)
