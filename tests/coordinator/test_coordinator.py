@@ -239,10 +239,27 @@ def test_twenty_postgresql_databases_in_one_run(tmp_path, pg_databases):
     files = {name: {"1_t.up.sql": f"CREATE TABLE {name}_t (id INTEGER);",
                     "1_t.down.sql": f"DROP TABLE {name}_t;"} for name in names}
     config = write_config(tmp_path, urls, depends, migrations=files)
-    result = coordinate(load_settings(str(config)), parallel=4)
+    peak = []
+
+    def count_sessions(event):  # as each service finishes: who is connected to them all
+        if type(event.event).__name__ == "RunFinished":
+            peak.append(sessions_on(list(urls.values())))
+
+    result = coordinate(load_settings(str(config)), parallel=4, consumers=[count_sessions])
     assert [s["status"] for s in result.services] == ["ok"] * 20
     for name, url in urls.items():
         assert query(url, "SELECT count(*) FROM ferryman_migrations") == [(1,)]
+    # Nothing kept open once a service is done: 20 idle connections would crowd the
+    # server's max_connections. At most the 4 running services hold sessions.
+    assert len(peak) == 20 and max(peak) <= 4 * 3, peak
+    assert sessions_on(list(urls.values())) == 0
+
+
+def sessions_on(urls):
+    names = [url.rsplit("/", 1)[1] for url in urls]
+    return query(urls[0], "SELECT count(*) FROM pg_stat_activity WHERE datname = ANY(%s) "
+                          "AND pid <> pg_backend_pid()",
+                 (names,))[0][0]
 
 
 def test_no_services_configured_is_bad_input(tmp_path, sqlite_url, migrations):

@@ -110,6 +110,8 @@ class Coordinator:
             if self.policy == "rollback-all" and self._failed():
                 self._roll_back_all()
         finally:
+            for migrator in self.migrators.values():
+                migrator.close()
             self.progress.finish()
         return self._result()
 
@@ -121,6 +123,10 @@ class Coordinator:
                 totals[name] = migrator.status().pending_count
             except FerrymanError:
                 totals[name] = 0  # unreachable now: its precheck will say so
+            finally:
+                # status() keeps its connection for the next call: with many services,
+                # kept connections would crowd the server's max_connections for nothing.
+                migrator.close()
         return totals
 
     def _schedule(self):
@@ -186,6 +192,8 @@ class Coordinator:
                       error={"message": f"internal error: {type(exc).__name__}"}, exit_code=70)
             self.progress.mark(name, "failed", "internal error")
             return
+        finally:
+            migrator.close()  # a status connection the run kept: the service is done
         self._set(name, status="ok", finished_at=_iso(now()), run_id=result.run_id,
                   report=result.report, report_paths=result.report_paths)
         self.progress.mark(name, "ok")
