@@ -97,6 +97,28 @@ def test_retention_keeps_the_newest(sqlite_url, migrations, tmp_path):
     assert len(backup_files(tmp_path / "bk")) == 4  # two files and two manifests
 
 
+def test_databases_sharing_a_folder_keep_to_their_own_backups(pg_url, pg_database,
+                                                              migrations, tmp_path):
+    """A SQLite file named like a PostgreSQL database, and a stem that starts another's
+    ("shop" and "shop-eu"), in one folder: each lists and prunes only its own."""
+    files = {f"{v}_t{v}.up.sql": f"CREATE TABLE t{v} (id INTEGER);" for v in range(1, 4)}
+    folder, backup_dir = migrations(files), str(tmp_path / "bk")
+    sqlite_twin = f"sqlite:///{tmp_path / (pg_database + '.db')}"
+    shop_eu = f"sqlite:///{tmp_path / (pg_database + '-eu.db')}"
+    for url in (sqlite_twin, shop_eu):
+        Migrator(url, folder, backup_dir=backup_dir).up()
+    theirs = {m: {b.id for b in Migrator(m, folder, backup_dir=backup_dir).backups()}
+              for m in (sqlite_twin, shop_eu)}
+    assert all(len(ids) == 1 for ids in theirs.values())
+    pg = Migrator(pg_url, folder, backup_dir=backup_dir, backup_keep=2)
+    for version in range(1, 4):
+        pg.up(target=version)  # each run prunes down to two backups: of its own only
+    assert [b.path.endswith(".dump") for b in pg.backups()] == [True, True]
+    for url, ids in theirs.items():
+        assert {b.id for b in Migrator(url, folder, backup_dir=backup_dir).backups()} == ids
+    assert len(backup_files(tmp_path / "bk")) == 8  # 1 + 1 + 2 backups, a file and a manifest
+
+
 @pytest.mark.parametrize("where", ["a file in the way", "missing parent"])
 def test_unusable_backup_folder_stops_before_anything_changes(sqlite_url, migrations,
                                                               tmp_path, where):

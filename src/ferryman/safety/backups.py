@@ -54,7 +54,7 @@ class Backups:
         self.keep = keep
         self.provider = provider_for(url, password)
         # a service's name, when it has one: two services may share a database name
-        self.store = Store(folder, stem or database_stem(url))
+        self.store = Store(folder, stem or database_stem(url), url.dialect)
 
     # -- create -----------------------------------------------------------------------
     def create(self, reason, *, migration_version=None, dirty=False, run_id=None,

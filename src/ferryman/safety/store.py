@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import re
-import time
 
 from ..errors import InputError
 
@@ -26,7 +25,15 @@ MANIFEST_FIELDS = ("id", "path", "file", "created_at", "size", "sha256", "databa
 
 
 def new_backup_id():
-    return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{_hex(3)}"
+    """A backup's id: its UTC time and 6 random hex digits, as a run's id."""
+    from ..core.runner import new_run_id
+
+    return new_run_id()
+
+
+# ``{stem}-{id}.json``: the id's exact shape, so that the stem "shop" never claims the
+# manifests of "shop-eu" (whose names also start with "shop-").
+_MANIFEST_NAME = r"-\d{8}T\d{6}Z-[0-9a-f]{6}\.json"
 
 
 def _hex(count):
@@ -40,11 +47,15 @@ def safe_name(text):
 
 
 class Store:
-    """The backup folder of one database (identified by ``stem``, its safe name)."""
+    """The backup folder of one database: identified by ``stem``, its safe name, and
+    its ``dialect`` (a SQLite penpal.db and a PostgreSQL database penpal may share a
+    folder; neither lists, restores or prunes the other's backups)."""
 
-    def __init__(self, folder, stem):
+    def __init__(self, folder, stem, dialect=None):
         self.folder = folder
         self.stem = safe_name(stem)
+        self.dialect = dialect
+        self._name = re.compile(re.escape(self.stem) + _MANIFEST_NAME)
 
     def paths(self, backup_id, extension):
         base = os.path.join(self.folder, f"{self.stem}-{backup_id}")
@@ -85,15 +96,15 @@ class Store:
         if not os.path.isdir(self.folder):
             return []
         found = []
-        prefix = self.stem + "-"
         for name in os.listdir(self.folder):
-            if name.startswith(prefix) and name.endswith(".json"):
+            if self._name.fullmatch(name):
                 try:
                     with open(os.path.join(self.folder, name), encoding="utf-8") as handle:
                         manifest = json.load(handle)
                 except (OSError, ValueError):
                     continue  # not ours, or unreadable: list only what can be trusted
-                if isinstance(manifest, dict) and manifest.get("id"):
+                if isinstance(manifest, dict) and manifest.get("id") and (
+                        self.dialect is None or manifest.get("dialect") == self.dialect):
                     manifest["path"] = os.path.join(self.folder, manifest.get("file", ""))
                     found.append(manifest)
         found.sort(key=lambda m: (m.get("created_at", ""), m["id"]), reverse=True)
