@@ -18,7 +18,6 @@ bench/EXTRA.md.
 import argparse
 import json
 import os
-import platform
 import shutil
 import sqlite3
 import statistics
@@ -28,16 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-VENV_PYTHON = REPO / ".venv" / "bin" / "python"
+import harness
+from harness import PYTHON, REPO, Command, PostgresServer, Quiet
 
-if __name__ == "__main__" and Path(sys.prefix).resolve() != (REPO / ".venv").resolve() \
-        and VENV_PYTHON.exists():
-    os.execv(VENV_PYTHON, [str(VENV_PYTHON), __file__, *sys.argv[1:]])
-
-import harness  # noqa: E402
-from harness import PYTHON, BenchError, Command, PostgresServer, Quiet  # noqa: E402
+if __name__ == "__main__":
+    harness.reexec_in_venv(__file__)
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432"
 PREFIX = "ferryextra_br_"  # not the main benchmark's ferrybench_ (it drops those)
@@ -630,11 +624,8 @@ def report(results, args, env):
                                  f"{100 * value / total:.0f}%"])
     lines.append(table(rows))
     lines.append("")
-    lines.append(f"Machine: {env['cpus']} CPUs, load average at start {env['load_start']}, "
-                 f"at end {env['load_end']}; Python {env['python']}, SQLite "
-                 f"{env['sqlite']}, PostgreSQL {env.get('postgresql', 'n/a')}, "
-                 f"{env.get('pg_dump', '')}. Runs that started without a quiet machine: "
-                 f"{sum(r['summary'][k]['not_quiet'] for r in results.values() for k in r['summary'])}.")
+    lines.append(harness.machine_line(env, harness.not_quiet(results),
+                                      f", {env.get('pg_dump', '')}"))
     return "\n".join(lines)
 
 
@@ -657,9 +648,7 @@ def main(argv=None):
         return rerender(args.from_json)
     quiet = Quiet(timeout=args.quiet_timeout)
     results = {}
-    env = {"cpus": os.cpu_count(), "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-           "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-           "size_mb": args.size_mb, "repeat": args.repeat}
+    env = harness.environment(size_mb=args.size_mb, repeat=args.repeat)
     workspace = tempfile.mkdtemp(prefix="ferryextra-br-", dir=args.workdir)
     harness.set_bytecode_cache(Path(workspace) / "pycache")
     server = None

@@ -33,9 +33,7 @@ is a CREATE TABLE, a CREATE INDEX and a three-row INSERT (with a down migration)
 import argparse
 import json
 import os
-import platform
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -46,16 +44,11 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-VENV_PYTHON = REPO / ".venv" / "bin" / "python"
+import harness
+from harness import REPO, BenchError, Command, PostgresServer, Quiet
 
-if __name__ == "__main__" and Path(sys.prefix).resolve() != (REPO / ".venv").resolve() \
-        and VENV_PYTHON.exists():
-    os.execv(VENV_PYTHON, [str(VENV_PYTHON), __file__, *sys.argv[1:]])
-
-import harness  # noqa: E402
-from harness import BenchError, Command, PostgresServer, Quiet  # noqa: E402
+if __name__ == "__main__":
+    harness.reexec_in_venv(__file__)
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432"
 PREFIX = "ferryextra_co_"
@@ -691,21 +684,16 @@ def report(results, args, env):
             f"not running. {st['all_answers_with_running']} of {st['all_answers']} "
             f"all-services answers listed at least one running service.")
     lines.append("")
-    lines.append(
-        f"Machine: {env['cpus']} CPUs, load average at start {env['load_start']}, at end "
-        f"{env['load_end']}; Python {env['python']}, SQLite {env['sqlite']}, PostgreSQL "
-        f"{env.get('postgresql', 'n/a')}. Dependency graph: {args.depth} layers, every "
-        f"service of a layer depends on two of the layer before. Runs that started without "
-        f"a quiet machine: "
-        f"{sum(v['not_quiet'] for r in results.values() for v in r['summary'].values())}.")
+    lines.append(harness.machine_line(
+        env, harness.not_quiet(results), f". Dependency graph: {args.depth} layers, every "
+        "service of a layer depends on two of the layer before"))
     return "\n".join(lines)
 
 
 def main(argv=None):
     args = parse_args(argv)
     quiet = Quiet(timeout=args.quiet_timeout)
-    env = {"cpus": os.cpu_count(), "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-           "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+    env = harness.environment()
     workspace = Path(tempfile.mkdtemp(prefix="ferryextra-co-"))
     harness.set_bytecode_cache(workspace / "pycache")
     results = {}

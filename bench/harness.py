@@ -326,6 +326,39 @@ def _count(rows, table, index):
     return tables, indexes
 
 
+# -- the start and end of a benchmark program ---------------------------------------------
+def reexec_in_venv(script):
+    """Run ``script`` again under the project's .venv Python when another one started it
+    (ferryman, psycopg and uvicorn are installed there)."""
+    import sys
+
+    if Path(sys.prefix).resolve() != (REPO / ".venv").resolve() and PYTHON.exists():
+        os.execv(PYTHON, [str(PYTHON), script, *sys.argv[1:]])
+
+
+def environment(**extra):
+    """The facts of the machine a report states, taken at the start."""
+    import platform
+
+    return {"cpus": os.cpu_count(), "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version, **extra}
+
+
+def not_quiet(results):
+    """How many timed runs of ``results`` (engine -> {"summary": {what: {...}}}) started
+    without a quiet machine."""
+    return sum(v["not_quiet"] for r in results.values() for v in r["summary"].values())
+
+
+def machine_line(env, not_quiet, extra=""):
+    """The report's last line: the machine, its load, the versions, and how many timed
+    runs had to start without a quiet machine."""
+    return (f"Machine: {env['cpus']} CPUs, load average at start {env['load_start']}, at end "
+            f"{env['load_end']}; Python {env['python']}, SQLite {env['sqlite']}, PostgreSQL "
+            f"{env.get('postgresql', 'n/a')}{extra}. Runs that started without a quiet "
+            f"machine: {not_quiet}.")
+
+
 # -- the end of a benchmark program ------------------------------------------------------
 def finish(kind, results, args, env, text, log):
     """Print the markdown report; write it and every sample to bench/results (or

@@ -29,7 +29,6 @@ start-up, configuration, connecting and writing the reports. See bench/EXTRA.md.
 import argparse
 import json
 import os
-import platform
 import shutil
 import sqlite3
 import statistics
@@ -39,16 +38,11 @@ import time
 import uuid
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-VENV_PYTHON = REPO / ".venv" / "bin" / "python"
+import harness
+from harness import REPO, BenchError, Command, PostgresServer, Quiet
 
-if __name__ == "__main__" and Path(sys.prefix).resolve() != (REPO / ".venv").resolve() \
-        and VENV_PYTHON.exists():
-    os.execv(VENV_PYTHON, [str(VENV_PYTHON), __file__, *sys.argv[1:]])
-
-import harness  # noqa: E402
-from harness import BenchError, Command, PostgresServer, Quiet  # noqa: E402
+if __name__ == "__main__":
+    harness.reexec_in_venv(__file__)
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432"
 PREFIX = "ferryextra_pl_"
@@ -435,20 +429,15 @@ def report(results, args, env):
                 rows.append([key, fms(s["up-no-backup"]["migrations_ms"].get(key)),
                              fms(s["unified"]["migrations_ms"][key])])
             lines += [table(rows), ""]
-    lines.append(
-        f"Machine: {env['cpus']} CPUs, load average at start {env['load_start']}, at end "
-        f"{env['load_end']}; Python {env['python']}, SQLite {env['sqlite']}, PostgreSQL "
-        f"{env.get('postgresql', 'n/a')}. Warm-up runs per variant: {args.warmup}. Runs "
-        f"that started without a quiet machine: "
-        f"{sum(v['not_quiet'] for r in results.values() for v in r['summary'].values())}.")
+    lines.append(harness.machine_line(env, harness.not_quiet(results),
+                                      f". Warm-up runs per variant: {args.warmup}"))
     return "\n".join(lines)
 
 
 def main(argv=None):
     args = parse_args(argv)
     quiet = Quiet(timeout=args.quiet_timeout)
-    env = {"cpus": os.cpu_count(), "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-           "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+    env = harness.environment()
     workspace = Path(tempfile.mkdtemp(prefix="ferryextra-pl-"))
     harness.set_bytecode_cache(workspace / "pycache")
     results = {}
