@@ -51,7 +51,7 @@ class Store:
     its ``dialect`` (a SQLite penpal.db and a PostgreSQL database penpal may share a
     folder; neither lists, restores or prunes the other's backups)."""
 
-    def __init__(self, folder, stem, dialect=None):
+    def __init__(self, folder, stem, dialect):
         self.folder = folder
         self.stem = safe_name(stem)
         self.dialect = dialect
@@ -103,8 +103,8 @@ class Store:
                         manifest = json.load(handle)
                 except (OSError, ValueError):
                     continue  # not ours, or unreadable: list only what can be trusted
-                if isinstance(manifest, dict) and manifest.get("id") and (
-                        self.dialect is None or manifest.get("dialect") == self.dialect):
+                if isinstance(manifest, dict) and manifest.get("id") and \
+                        manifest.get("dialect") == self.dialect:
                     manifest["path"] = os.path.join(self.folder, manifest.get("file", ""))
                     found.append(manifest)
         found.sort(key=lambda m: (m.get("created_at", ""), m["id"]), reverse=True)
