@@ -12,6 +12,13 @@ comment, a dollar quote or an unterminated opener; at the start of a
 statement it also captures the first six words. So a typical statement costs
 one match. Only statements that may hold a BEGIN ... END body (or, in
 PostgreSQL, a parenthesised rule action list) get a word-by-word look.
+
+The patterns use no possessive quantifier and no atomic group: Python 3.11.0 to
+3.11.4 (Debian 12's python3 is 3.11.2) can loop forever on them (CPython
+gh-106052, fixed in 3.11.5), and requires-python admits those releases. Where a
+pattern must not backtrack, it takes the classic equivalent: a lookahead, which
+Python never re-enters once it has matched, captures the run, and a
+backreference consumes it (see _atomic).
 """
 
 from __future__ import annotations
@@ -73,8 +80,8 @@ _WORD_START = _with_non_ascii(lambda c: c.isalpha() or c == "_")
 # not the end of a longer identifier.)
 _E_PREFIXED = f"(?<=[Ee])(?<!{_IDC}[Ee])"
 _NOT_E_PREFIXED = f"(?:(?<![Ee])|(?<={_IDC}[Ee]))"
-_WORD = f"{_WORD_START}{_IDC}*+"
-_NUMBER = f"[0-9]{_IDC}*+"  # skipped whole: the e of 1e10 is no word
+_WORD = f"{_WORD_START}{_IDC}*"
+_NUMBER = f"[0-9]{_IDC}*"  # skipped whole: the e of 1e10 is no word
 _PG_TAG = f"{_WORD_START}{_IDSTART}*"
 _PG_COMMENT_PART = re.compile(r"/\*|\*/")
 
@@ -85,6 +92,17 @@ _BQ = r"`[^`]*(?:``[^`]*)*`"
 _ESQ = r"'[^'\\]*(?:(?:''|\\.)[^'\\]*)*'"  # backslash escapes too
 _EDQ = r'"[^"\\]*(?:(?:""|\\.)[^"\\]*)*"'
 
+
+def _atomic(pattern: str, name: str) -> str:
+    """*pattern* matched once and never given back, as an atomic group would be.
+
+    The lookahead's capture is final (Python does not backtrack into a lookahead
+    that matched) and the backreference consumes exactly that text.
+    """
+    return f"(?=(?P<{name}>{pattern}))(?P={name})"
+
+
+_WORD_GROUPS = tuple(f"w{i}" for i in range(6))  # the first six words, in order
 
 # tokens: skips plain code, then names the next token; opening: the same, also
 # capturing the first six words; first_words: the first six words from a position
@@ -104,30 +122,33 @@ def _dialect(specials: str, plain: str, quoted: str, prefix: str,
     main loop handles, each a named alternative, tried in order (so a
     construct's complete form comes before "bad_*", its unterminated opener).
     """
-    # The first six words: one nested optional group per word (a repeated
-    # group would keep only its last match). Between words, the look-ahead
-    # lets ordinary characters through with one test instead of failing every
-    # alternative in turn; a prefix letter is skipped there, before the word
-    # pattern can take it.
+    # The first six words: one nested optional group per word, w0 to w5 (a
+    # repeated group would keep only its last match). Between words, the
+    # look-ahead lets ordinary characters through with one test instead of
+    # failing every alternative in turn; a prefix letter is skipped there,
+    # before the word pattern can take it. What stands between two words is
+    # atomic: given back, "123456" could be cut into numbers in 2**5 ways, each
+    # tried when no word follows.
     prefix = f"|{prefix}" if prefix else ""
     special = re.compile(f"[{specials}]")
     other = _ascii_only(lambda c: not special.match(c) and not (c.isalnum() or c == "_"))
-    other += "*+"
+    other += "*"
     rare = f"(?=[{specials}0-9]{prefix})(?:{_NUMBER}|{quoted}|{plain}{prefix})"
     words = ""
-    for _ in range(6):
-        words = f"(?:(?:{other}(?:{rare}{other})*+)({_WORD}){words})?"
+    for i in reversed(range(6)):
+        gap = _atomic(f"{other}(?:{rare}{other})*", f"g{i}")
+        words = f"(?:{gap}(?P<w{i}>{_WORD}){words})?"
     # Only a special character can start a token, so the skip takes all others
     # in bulk, and a special one when it is in a quoted run or plain where it
-    # stands (a '-' that starts no comment). It is possessive (*+, ++): never
-    # giving back, it tries nothing twice. Group 1 (leading whitespace) tells
-    # where a statement's code starts and whether the skipped text holds code.
-    skip = f"(?:[^{specials}]++|{quoted}|{plain})*+"
+    # stands (a '-' that starts no comment). It is atomic: never giving back,
+    # it tries nothing twice. Group 1 (leading whitespace) tells where a
+    # statement's code starts and whether the skipped text holds code.
+    skip = _atomic(f"(?:[^{specials}]+|{quoted}|{plain})*", "skip")
     alts = "|".join(f"(?P<{k}>{v})" for k, v in tokens.items())
     rest = f"{skip}(?:{alts}|(?P<eof>\\Z))"
     scan = f"{quoted}|{_NUMBER}|(?P<w>{_WORD})|(?P<p>[()])"
     return _Dialect(*(re.compile(x, re.S) for x in (
-        f"([{_WS}]*+){rest}", f"([{_WS}]*+)(?={words}){rest}", words, scan)), classify)
+        f"([{_WS}]*){rest}", f"([{_WS}]*)(?={words}){rest}", words, scan)), classify)
 
 
 class _Body:
@@ -331,9 +352,9 @@ def split(sql: str, dialect: str) -> list[Statement]:
         if code != p:  # code before the token
             if start < 0:
                 start = code
-                found = m.group(2, 3, 4, 5, 6, 7)
+                found = m.group(*_WORD_GROUPS)
             elif len(words) < 6:  # the statement's first words were cut by a token
-                found = words_at(sql, code).groups()
+                found = words_at(sql, code).group(*_WORD_GROUPS)
             else:
                 found = (None,)
             code_end = p
