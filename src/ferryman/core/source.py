@@ -11,9 +11,30 @@ A folder holds files named as golang-migrate names them, plus Python migrations:
 A subfolder named after a dialect (``sqlite/``, ``postgresql/``) holds migrations
 for that engine only, where the SQL differs (triggers, constraints).
 
-Other files (README.md, data files) and names starting with ``_`` or ``.`` are
-ignored. A ``.sql`` or ``.py`` file that does not follow the naming is a problem:
-golang-migrate skips such files silently, ferryman says so.
+Names starting with ``_`` or ``.`` are ignored (``__init__.py``, ``__pycache__``,
+``.gitkeep``, editors' swap files), and so are other files that do not look like
+migrations (README.md, data files). A name that looks like a migration but cannot be
+taken is a problem, where golang-migrate would run it or skip it silently (issue 8,
+item 5). It looks like one when it ends in ``.sql`` or ``.py`` (any case), or when it
+starts with digits and ``_`` or ``.`` and has ``.up.`` or ``.down.`` in it, as
+golang-migrate's own pattern ``^([0-9]+)_(.*)\\.(down|up)\\.(.*)$`` takes any extension:
+``2_other.up.sqlite``, ``3_x.up.SQL``, ``4_y.sql``, ``1_a.up.sql.bak``. So is a name
+holding a character that is not printable (a control character, bytes that are not
+UTF-8), which no message could show.
+
+Symbolic links (issue 8, item 6): a link inside the folder is followed only when it
+resolves inside the folder (``2_b.up.sql -> shared/b.sql``); a link that leaves it
+(``-> /etc/passwd``, ``-> ../other/1.sql``) is a problem, named with its target, so
+that a migrations folder never reads files from elsewhere. The folder itself may be
+a link (``-m current -> releases/42/migrations``): links are judged against where it
+resolves. Only regular files are read: a pipe or a device named like a migration is
+a problem, never a read that blocks.
+
+The text of every migration file (SQL up and down, repeatable, Python) may not hold a
+control character that no SQL or Python source needs (issue 8, item 1): C0 but for tab,
+line feed, form feed and carriage return, and DEL. A NUL is the dangerous one: libpq
+sends a query as a C string, so PostgreSQL runs the text cut at the NUL (a ``WHERE``
+lost is every row updated). A file holding one is a problem naming its line.
 
 Listing is cheap and reads no file (``ferryman status`` needs names only); contents
 are read, checked and hashed when a command is about to run migrations.
@@ -21,6 +42,7 @@ are read, checked and hashed when a command is about to run migrations.
 
 import os
 import re
+import stat
 
 from ..errors import ConfigError
 
@@ -34,6 +56,13 @@ MAX_VERSION = 2**63 - 1  # versions are stored as BIGINT
 KNOWN_DIRECTIVES = {"no-transaction"}
 _PY_DOWN = re.compile(r"^(?:async\s+)?def\s+down\s*\(", re.M)
 _DIRECTIVE = re.compile(r"^\s*(?:--|#)\s*ferryman:([A-Za-z0-9_-]*)(.*)$")
+# Control characters no migration needs: C0 but TAB, LF, FF, CR (whitespace to SQL and
+# to Python), and DEL. See the module's docstring.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_CONTROL_NAMES = {0x00: "NUL", 0x08: "backspace", 0x0B: "vertical tab", 0x1B: "escape",
+                  0x7F: "DEL"}
+# A name that looks like a migration (see the module's docstring): it must parse.
+_VERSIONED = re.compile(r"^[0-9]+[_.]")
 
 
 class Migration:
@@ -94,7 +123,13 @@ class Migration:
             from .compile import compile_script
 
             script = self.script(direction)
-            compiled, problems = compile_script(script, dialect, self.phase, dict(options))
+            if script.kind == "python" and "\x00" in script.text:
+                # ast.parse raises ValueError on a NUL on Python 3.11.2 (SyntaxError
+                # later); the script's own problem already says what is wrong.
+                compiled, problems = None, []
+            else:
+                compiled, problems = compile_script(script, dialect, self.phase,
+                                                    dict(options))
             self._compiled[key] = (compiled, script.problems + problems)
         return self._compiled[key]
 
@@ -154,15 +189,23 @@ class Script:
         self.checksum = hashlib.sha256(data if data is not None else text.encode("utf-8")
                                        ).hexdigest()
         self.directives, self.problems = parse_directives(text, path)
+        control = control_character(text, path)
+        if control:
+            self.problems.insert(0, control)
         self.signature = signature
 
     @classmethod
     def read(cls, path, kind, direction):
         # os.open/os.read: a run reads thousands of small files, and the io stack's
         # buffered reader costs more than the read itself.
-        fd = os.open(path, os.O_RDONLY)
+        # O_NONBLOCK: a pipe named like a migration must not block the open; then only
+        # a regular file is read (a directory, a pipe or a device is an OSError here).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         try:
             st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+                raise OSError(0, f"{kind}, not a migration file")
             chunks, size = [], 0
             while True:
                 chunk = os.read(fd, max(st.st_size - size, 0) + 65536)
@@ -181,6 +224,24 @@ class Script:
     @property
     def transactional(self):
         return "no-transaction" not in self.directives
+
+
+def control_character(text, path):
+    """The problem of a text holding a control character no migration needs (see the
+    module's docstring), naming the first one's line and column; None when clean."""
+    found = _CONTROL.search(text)
+    if found is None:
+        return None
+    start = found.start()
+    line_start = text.rfind("\n", 0, start) + 1
+    line = text.count("\n", 0, start) + 1
+    code = ord(found.group())
+    name = _CONTROL_NAMES.get(code, "a control character")
+    more = len(_CONTROL.findall(text)) - 1
+    return (f"{path}:{line}: control character U+{code:04X} ({name}) at column "
+            f"{start - line_start + 1}" + (f", and {more} more in the file" if more else "")
+            + "; no migration needs one, and PostgreSQL's driver cuts a statement at a NUL"
+            " (remove it; write it as an escape, e.g. chr(27), where the data needs it)")
 
 
 def normalise(text):
@@ -265,17 +326,17 @@ def scan(phases, dialect=None):
     """
     folders = []
     for phase, folder in phases.items():
-        folders.append((phase, folder, _mtime(folder)))
+        folders.append((phase, folder, _mtime(folder), folder))
         sub = os.path.join(folder, dialect) if dialect else None
         if sub and os.path.isdir(sub):
-            folders.append((phase, sub, _mtime(sub)))
+            folders.append((phase, sub, _mtime(sub), folder))
     key = (dialect, tuple(folders))
     cached = _cache.get(key)
     if cached is not None:
         return cached
     migrations, repeatables, problems = [], [], []
-    for phase, folder, _mtime_ns in folders:
-        found, again, folder_problems = _read_folder(phase, folder)
+    for phase, folder, _mtime_ns, root in folders:
+        found, again, folder_problems = _read_folder(phase, folder, root)
         migrations.extend(found)
         repeatables.extend(again)
         problems.extend(folder_problems)
@@ -287,28 +348,62 @@ def scan(phases, dialect=None):
     listing = Listing(_unique(migrations), problems, repeatables, order)
     import time
 
-    if all(time.time_ns() - mtime > _RACY_NS for _p, _f, mtime in folders):
+    if all(time.time_ns() - mtime > _RACY_NS for _p, _f, mtime, _r in folders):
         _cache.clear()
         _cache[key] = listing
     return listing
 
 
 def _mtime(folder):
+    """The folder's mtime; a ConfigError (exit 2) when it is missing, not a folder
+    (``-m /etc/passwd``) or cannot be read (issue 8, item 7)."""
     try:
-        return os.stat(folder).st_mtime_ns
+        st = os.stat(folder)
     except FileNotFoundError:
         raise ConfigError(f"migrations folder {folder} does not exist",
                           hint="create it, or run `ferryman init`") from None
     except OSError as exc:
         raise ConfigError(f"cannot read migrations folder {folder}: {exc.strerror}") from None
+    except ValueError:  # a NUL in the path
+        raise ConfigError(f"migrations folder {_printable(folder)}: not a valid path") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"migrations folder {folder} is not a folder",
+                          hint="pass the folder that holds the migration files: "
+                               "--migrations DIR") from None
+    return st.st_mtime_ns
 
 
-def _read_folder(phase, folder):
+def _read_folder(phase, folder, root):
+    """The migrations of one folder; ``root`` is its phase folder, which no link may
+    leave (``folder`` itself, when it is the dialect's subfolder, included)."""
     ups, downs, repeatables, problems = {}, {}, [], []
-    for filename in sorted(os.listdir(folder)):
-        if filename.startswith(("_", ".")) or not filename.endswith((".sql", ".py")):
+    real_root = None
+    if folder != root:
+        real_root = os.path.realpath(root)
+        target = _outside(real_root, folder)
+        if target:
+            return [], [], [_link_problem(folder, target, root)]
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError as exc:
+        raise ConfigError(f"cannot read migrations folder {folder}: {exc.strerror}") from None
+    for entry in entries:
+        filename = entry.name
+        if not looks_like_migration(filename):
             continue
         path = os.path.join(folder, filename)
+        if not filename.isprintable():
+            problems.append(f"{_printable(path)}: the name holds a character that is not "
+                            "printable (a control character, or bytes that are not UTF-8); "
+                            "rename it")
+            continue
+        if entry.is_symlink():
+            real_root = real_root or os.path.realpath(root)
+            target = _outside(real_root, path)
+            if target:
+                problems.append(_link_problem(path, target, root))
+                continue
         again = REPEATABLE_NAME.match(filename)
         if again:
             repeatables.append(Repeatable(again.group(1), phase, path))
@@ -318,10 +413,7 @@ def _read_folder(phase, folder):
         if match is None:
             match, kind = PY_NAME.match(filename), "python"
         if match is None or (kind == "python" and ".up." in filename):
-            problems.append(f"{path}: name does not follow {{version}}_{{title}}.up.sql, "
-                            "{version}_{title}.down.sql, {version}_{title}.py or "
-                            "R__{title}.sql; not a migration (rename it, or start its name "
-                            "with _ to ignore it)")
+            problems.append(_naming_problem(path, filename))
             continue
         version = int(match.group(1))
         if not 0 < version <= MAX_VERSION:
@@ -348,6 +440,51 @@ def _read_folder(phase, folder):
             problems.append(f"{entries[0][2]}: a Python migration has its down() in the "
                             "module; remove this file or the down() function")
     return migrations, repeatables, problems
+
+
+def looks_like_migration(filename):
+    """Whether a name in a migrations folder is meant as a migration, so that it must
+    parse (see the module's docstring); names starting with _ or . never are."""
+    if filename.startswith(("_", ".")):
+        return False
+    lower = filename.lower()
+    if lower.endswith((".sql", ".py")):
+        return True
+    return _VERSIONED.match(filename) is not None and (".up." in lower or ".down." in lower)
+
+
+def _naming_problem(path, filename):
+    lower = filename.lower()
+    if not lower.endswith((".sql", ".py")):
+        why = ("ferryman runs only .sql and .py files, though golang-migrate would run "
+               "this one; ")
+    elif not filename.endswith((".sql", ".py")):
+        why = "the extension must be .sql or .py, in lower case; "
+    else:
+        why = ""
+    return (f"{path}: name does not follow {{version}}_{{title}}.up.sql, "
+            "{version}_{title}.down.sql, {version}_{title}.py or R__{title}.sql; "
+            f"not a migration ({why}rename it, or start its name with _ to ignore it)")
+
+
+def _outside(real_root, path):
+    """Where ``path`` resolves, when that is outside ``real_root`` (a resolved folder);
+    None when it stays inside."""
+    target = os.path.realpath(path)
+    if target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep):
+        return None
+    return target
+
+
+def _link_problem(path, target, root):
+    return (f"{path}: a symbolic link to {_printable(target)}, outside the migrations folder "
+            f"{root}; ferryman reads no file from outside it (copy the file in, or link "
+            "within the folder)")
+
+
+def _printable(text):
+    """``text`` with what a terminal or a UTF-8 stream cannot take shown as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _duplicates(migrations):
