@@ -14,8 +14,6 @@ The state lives in the database, never in local files, so every host agrees.
 a newer schema than it knows refuses to write.
 """
 
-import os
-
 from ..errors import SchemaVersionError
 
 SCHEMA_VERSION = 2
@@ -347,17 +345,13 @@ _who = None
 
 
 def who():
-    """user@host of this process, for the history."""
+    """user@host of this process, for the history (``uid N@host`` for a user without
+    a passwd entry: core/whoami.py)."""
     global _who
     if _who is None:
-        import getpass
-        import socket
+        from .whoami import user_at_host
 
-        try:
-            user = getpass.getuser()
-        except Exception:  # no user name in a bare container
-            user = f"uid{os.getuid()}"
-        _who = f"{user}@{socket.gethostname()}"
+        _who = user_at_host()
     return _who
 
 

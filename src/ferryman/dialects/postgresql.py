@@ -465,12 +465,10 @@ def _qualified(schema, name):
 
 
 def _application_name():
-    import getpass
-    import socket
-
     from .._version import __version__
+    from ..core.whoami import user_at_host
 
-    return f"ferryman {__version__} {getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"[:63]
+    return f"ferryman {__version__} {user_at_host()} pid {os.getpid()}"[:63]
 
 
 def _first_line(exc):

@@ -331,11 +331,11 @@ _OUTSIDE_PRAGMAS = ("FOREIGN_KEYS", "JOURNAL_MODE", "LEGACY_ALTER_TABLE")
 
 
 def _holder_line():
-    import getpass
-    import socket
     import time
 
-    return (f"pid {os.getpid()} {getpass.getuser()}@{socket.gethostname()} since "
+    from ..core.whoami import user_at_host
+
+    return (f"pid {os.getpid()} {user_at_host()} since "
             f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
 
 
