@@ -6,7 +6,7 @@ import os
 import pytest
 from helpers import tables
 
-from ferryman.config import load_settings, parse_duration
+from ferryman.config import SETTINGS, load_settings, parse_duration
 from ferryman.errors import ConfigError, redact
 from ferryman.url import build_url, parse_url
 
@@ -403,3 +403,183 @@ def test_a_token_in_the_file_is_refused(tmp_path):
         load_settings(cwd=str(tmp_path))
     assert "FERRYMAN_API_TOKEN" in caught.value.hint
     assert "0123456789abcdefXYZ" not in caught.value.details()
+
+
+# -- files that are not UTF-8 or not TOML (issue 8, item 7) -------------------------------
+def no_traceback(result):
+    return "Traceback" not in result.err and "internal error" not in result.err
+
+
+@pytest.mark.parametrize("name, data, said", [
+    ("ferryman.toml", b"\xff\xfemigrations = 'm'\n", "not UTF-8 text (invalid byte at offset 0)"),
+    ("ferryman.toml", "migrations = 'caf\xe9'\n".encode("latin-1"),
+     "not UTF-8 text (invalid byte at offset 17)"),
+    ("ferryman.toml", b"migrations = \n", "Invalid value"),
+    ("ferryman.toml", b"\x00\x01\x02", "Invalid statement"),
+    ("ferryman.toml", b"maintenance = 5\n", "maintenance must be a table"),
+    ("ferryman.toml", b"[database]\nurl = 5\n", "database.url: a database URL is text"),
+    ("ferryman.toml", b'migrations = "m\\u0000"\n', "holds a NUL character"),
+    ("ferryman.toml", b"host = [1, 2]\n", "is not text"),
+    ("pyproject.toml", "[tool.ferryman]\nmigrations = 'caf\xe9'\n".encode("latin-1"),
+     "not UTF-8 text"),
+    ("pyproject.toml", b"[tool.ferryman]\nmigrations = \n", "Invalid value"),
+    ("pyproject.toml", b"# [tool.ferryman]\ntool = { ferryman = 5 }\n",
+     "tool.ferryman must be a table"),
+])
+def test_a_configuration_file_that_cannot_be_read_exits_2(cli, tmp_path, name, data, said):
+    """Before, a file that was not UTF-8 ended in a traceback and exit 70."""
+    (tmp_path / name).write_bytes(data)
+    for command in ("status", "validate", "up"):
+        result = cli(command)
+        assert result.code == 2, result
+        assert name in result.err and said in result.err, result
+        assert no_traceback(result), result
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_a_folder_as_the_configuration_file_exits_2(cli, tmp_path):
+    result = cli("status", "--config", str(tmp_path))
+    assert result.code == 2 and "is a folder, not a file" in result.err, result
+
+
+def test_a_password_file_that_is_not_utf8_exits_2(cli, tmp_path, migrations):
+    (tmp_path / "pw").write_bytes(b"s\xe9cret\n")
+    result = cli("status", "--database-url", "postgresql://app@127.0.0.1:1/x",
+                 "--password-file", str(tmp_path / "pw"), "--migrations", migrations({}))
+    assert result.code == 2 and "password file" in result.err and "not UTF-8" in result.err
+    assert no_traceback(result), result
+
+
+# -- numbers: one range check for flags, environment and file (issue 8, item 8) ----------
+# (setting, the value as written in TOML, as text for the environment and a flag, the
+# file's key, the flag or None, the accepted range as the message says it)
+RANGES = [
+    ("lock_timeout", "-5", "-5", "lock_timeout", "--lock-timeout",
+     "a duration from 0s to 2147483s"),
+    ("retries", "-1", "-1", "retries", "--retries", "a whole number from 0 to 20"),
+    ("retries", "-3", "-3", "retries", "--retries", "a whole number from 0 to 20"),
+    ("backup_keep", "-3", "-3", "backup.keep", None, "a whole number, 1 or more"),
+    ("backup_keep", "0", "0", "backup.keep", None, "a whole number, 1 or more"),
+    ("timeout", '"0s"', "0s", "timeout", "--timeout", "a duration from 0.001s to 2147483s"),
+    ("retries", '"two"', "two", "retries", None, "a whole number from 0 to 20"),
+    ("retries", "true", "yes", "retries", None, "a whole number from 0 to 20"),
+    ("retries", "2.5", "2.5", "retries", None, "a whole number from 0 to 20"),
+    ("lock_timeout", "nan", "nan", "lock_timeout", None, "a duration from 0s"),
+    ("lock_timeout", "inf", "1e999", "lock_timeout", None, "a duration from 0s"),
+    ("connect_timeout", '"0s"', "0", "connect_timeout", "--connect-timeout",
+     "a duration from 0.001s"),
+    ("statement_timeout", '"0.5ms"', "0.0001", "statement_timeout", "--statement-timeout",
+     "a duration from 0.001s"),
+    ("table_lock_timeout", '"600h"', "1000h", "table_lock_timeout", None,
+     "a duration from 0.001s to 2147483s"),
+    ("retry_backoff", "-1", "2h", "retry_backoff", None, "a duration from 0s to 3600s"),
+    ("port", "0", "70000", "database.port", "--port", "a whole number from 1 to 65535"),
+    ("parallel", "0", "0", "parallel", "--parallel", "a whole number from 1 to 1024"),
+    ("purge_days", "0", "-7", "maintenance.days", None, "a whole number from 1 to 36500"),
+]
+TABLES_OF = {"backup.keep": ("backup", "keep"), "database.port": ("database", "port"),
+             "maintenance.days": ("maintenance", "days")}
+
+
+def toml_line(key, value):
+    if key in TABLES_OF:
+        table, sub = TABLES_OF[key]
+        return f"[{table}]\n{sub} = {value}\n"
+    return f"{key} = {value}\n"
+
+
+@pytest.mark.parametrize("setting, in_toml, as_text, key, flag, accepted", RANGES,
+                         ids=[f"{r[0]}={r[2]}" for r in RANGES])
+def test_a_number_out_of_range_exits_2_from_the_file_the_environment_and_a_flag(
+        cli, tmp_path, migrations, monkeypatch, setting, in_toml, as_text, key, flag,
+        accepted):
+    folder = migrations({"1_a.up.sql": "CREATE TABLE a (id INTEGER);\n"})
+    command = "migrate" if setting == "parallel" else "up"
+    args = (command, "--database-url", "sqlite:///app.db", "--migrations", folder)
+
+    config = tmp_path / "conf" / "ferryman.toml"
+    write(config, toml_line(key, in_toml))
+    result = cli(*args, "--config", str(config))
+    assert result.code == 2, result
+    assert f"{config}: {key}: must be {accepted}" in result.err, result
+    assert no_traceback(result)
+
+    monkeypatch.setenv(f"FERRYMAN_{setting.upper()}", as_text)
+    result = cli(*args)
+    assert result.code == 2, result
+    assert f"FERRYMAN_{setting.upper()}: must be {accepted}" in result.err, result
+    assert f"; got {as_text!r}" in result.err
+    monkeypatch.delenv(f"FERRYMAN_{setting.upper()}")
+
+    if flag:
+        result = cli(*args, flag, as_text)
+        assert result.code == 2, result
+        assert f"{flag} {as_text}: must be {accepted}" in result.err, result
+    assert not os.path.exists(tmp_path / "app.db")  # nothing was changed
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["history", "--limit", "-1"], "--limit -1: must be a whole number, 1 or more"),
+    (["history", "--limit", "0"], "--limit 0: must be a whole number, 1 or more"),
+    (["history", "--version", "-2"], "--version -2: must be a whole number, 0 or more"),
+    (["history", "--version", "9223372036854775808"], "--version 9223372036854775808: must be "
+                                                      "a whole number, 0 or more"),
+    (["inspect", "--limit", "-5"], "--limit -5: must be a whole number, 1 or more"),
+    (["down", "--steps", "-1"], "--steps -1: must be a whole number, 1 or more"),
+    (["down", "--to", "-1"], "--to -1: must be a whole number, 0 or more"),
+    (["up", "--target", "-4"], "--target -4: must be a whole number, 0 or more"),
+    (["goto", "--", "-1"], "goto VERSION: must be a whole number, 0 or more; got -1"),
+    (["maintain", "purge", "--table", "a", "--column", "b", "--days", "99999"],
+     "--days 99999: must be a whole number from 1 to 36500"),
+    (["maintain", "purge", "--table", "a", "--column", "b", "--batch-size", "-1"],
+     "--batch-size -1: must be a whole number from 1 to 1000000"),
+    (["serve", "--bind-port", "65536"], "--bind-port 65536: must be a whole number from 0 to "
+                                        "65535"),
+])
+def test_the_command_lines_own_numbers_are_range_checked_alike(cli, tmp_path, migrations,
+                                                               argv, said):
+    """history --limit -1 listed every row on SQLite and was a database error on
+    PostgreSQL; now every number of the command line has a range, checked before
+    anything opens."""
+    folder = migrations({"1_a.up.sql": "CREATE TABLE a (id INTEGER);\n"})
+    result = cli(argv[0], "--database-url", "sqlite:///app.db", "--migrations", folder,
+                 *argv[1:])
+    assert result.code == 2, result
+    assert said in result.err and no_traceback(result), result
+    assert not os.path.exists(tmp_path / "app.db")
+
+
+def test_every_number_of_the_command_line_has_a_range():
+    """A new numeric option without a range would be a KeyError (exit 70): the table
+    must name every one."""
+    from ferryman.cli.spec import COMMANDS, options_of
+    from ferryman.config import NUMBERS
+
+    for command in COMMANDS.values():
+        for item in command.args + options_of(command):
+            if item.kind == "int":
+                assert item.name in NUMBERS, (command.name, item.name)
+    for name, (kind, _low, _high) in NUMBERS.items():
+        if name in SETTINGS:
+            assert SETTINGS[name][0] == kind, name
+    assert {n for n, s in SETTINGS.items() if s[0] in ("int", "duration")} <= set(NUMBERS)
+
+
+def test_numbers_in_range_are_taken_from_every_source(tmp_path):
+    write(tmp_path / "ferryman.toml", 'retries = 0\nlock_timeout = 0\n[backup]\nkeep = 1\n'
+                                      '[maintenance]\ndays = 36500\n')
+    s = load_settings(env={"FERRYMAN_PORT": " 65535 ", "FERRYMAN_TIMEOUT": "1ms"},
+                      overrides={"parallel": 1024, "retry_backoff": "3600"},
+                      cwd=str(tmp_path))
+    assert (s.retries, s.lock_timeout, s.backup_keep, s.purge_days) == (0, 0.0, 1, 36500)
+    assert (s.port, s.timeout, s.parallel, s.retry_backoff) == (65535, 0.001, 1024, 3600.0)
+
+
+def test_a_service_table_names_its_own_key(tmp_path):
+    write(tmp_path / "ferryman.toml", '[services.api]\nurl = "sqlite:///a.db"\n'
+                                      'migrations = "m"\n[services.api.backup]\nkeep = 0\n')
+    s = load_settings(env={}, cwd=str(tmp_path))
+    with pytest.raises(ConfigError) as caught:
+        s.for_service("api")
+    assert "services.api.backup.keep: must be a whole number, 1 or more; got 0" in \
+        caught.value.message

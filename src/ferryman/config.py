@@ -99,6 +99,82 @@ _TABLE_KEYS = {
 }
 
 
+# The accepted range of every number ferryman reads, whether it comes from a flag, a
+# FERRYMAN_* variable or the file (issue 8, item 8): name -> (kind, lowest, highest),
+# both inclusive. check_number() is the one place that reads them; settings go through
+# it in _coerce, and the command line's own numbers (--limit, --steps, a version...)
+# through cli/spec.py's check_numbers. Durations are in seconds.
+MAX_BIGINT = 2**63 - 1  # versions and row counts are BIGINT in the database
+# PostgreSQL's statement_timeout and lock_timeout are int milliseconds, at most INT_MAX
+# (https://www.postgresql.org/docs/current/runtime-config-client.html), and SQLite's
+# busy timeout an int of milliseconds too: no timeout may go beyond that.
+MAX_SECONDS = 2_147_483.0
+NUMBERS = {
+    # settings
+    "port": ("int", 1, 65535),
+    "lock_timeout": ("duration", 0.0, MAX_SECONDS),       # 0: try the lock once
+    "connect_timeout": ("duration", 0.001, MAX_SECONDS),
+    "timeout": ("duration", 0.001, MAX_SECONDS),          # not set: no limit
+    "statement_timeout": ("duration", 0.001, MAX_SECONDS),  # below 1 ms PostgreSQL
+    "table_lock_timeout": ("duration", 0.001, MAX_SECONDS),  # reads 0: no limit at all
+    "retry_backoff": ("duration", 0.0, 3600.0),
+    "retries": ("int", 0, 20),        # the pause doubles each time: 20 is days already
+    "backup_keep": ("int", 1, MAX_BIGINT),  # 0 would remove the backup just taken
+    "parallel": ("int", 1, 1024),
+    "purge_days": ("int", 1, 36500),  # PostgreSQL's make_interval takes an int of days
+    # numbers of the command line only
+    "limit": ("int", 1, MAX_BIGINT),
+    "steps": ("int", 1, MAX_BIGINT),
+    "to": ("int", 0, MAX_BIGINT),
+    "target": ("int", 0, MAX_BIGINT),
+    "version": ("int", 0, MAX_BIGINT),
+    "days": ("int", 1, 36500),
+    "batch_size": ("int", 1, 1_000_000),
+    "bind_port": ("int", 0, 65535),   # 0: any free port
+}
+
+
+def check_number(name, value, source):
+    """``value`` (a number, or text from the environment or a flag) as the number
+    ``NUMBERS[name]`` says, or a ConfigError (exit 2) naming ``source`` (the flag, the
+    variable or the file's key) and the accepted range."""
+    kind, low, high = NUMBERS[name]
+    try:
+        number = _whole(value) if kind == "int" else parse_duration(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not low <= number <= high:  # NaN is never in range either
+        accepted = _accepted(kind, low, high)
+        if source.startswith("--"):  # a flag, as it was written: --days 0
+            raise ConfigError(f"{source} {value}: must be {accepted}")
+        raise ConfigError(f"{source}: must be {accepted}; got {value!r}")
+    return number
+
+
+def _whole(value):
+    """An int from an int or from its decimal text; not from a bool or a float."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text[1:] if text[:1] in "+-" else text
+        if digits.isascii() and digits.isdigit() and len(digits) <= 30:
+            return int(text)
+    raise ValueError(f"{value!r} is not a whole number")
+
+
+def _accepted(kind, low, high):
+    if kind == "int" and high == MAX_BIGINT:
+        return f"a whole number, {low} or more"
+    if kind == "int":
+        return f"a whole number from {low} to {high}"
+    return f"a duration from {_seconds(low)} to {_seconds(high)} (e.g. 250ms, 30s, 10m, 1h)"
+
+
+def _seconds(value):
+    return f"{value:.3f}".rstrip("0").rstrip(".") + "s"
+
+
 class Settings:
     """Resolved settings for one database. Attributes are the names in SETTINGS, plus
     ``phases`` ({phase: folder}), ``config_path``, ``base_dir`` and ``password``."""
@@ -130,7 +206,8 @@ class Settings:
         flat, phases = _from_file({k: v for k, v in table.items()
                                    if k not in ("url", "migrations", "depends_on")}, where)
         for key, value in flat.items():
-            values[key] = _coerce(key, value, f"{where}.{key}", self.base_dir)
+            values[key] = _coerce(key, value, f"{where}.{_file_key(table, key)}",
+                                  self.base_dir)
         if "url" in table:
             values["database_url"] = _coerce("database_url", table["url"], f"{where}.url",
                                              self.base_dir)
@@ -193,7 +270,8 @@ def load_settings(config=None, overrides=None, env=None, cwd=None):
     values = {}
     file_values, file_phases = _from_file(raw, config_path)
     for name, value in file_values.items():
-        values[name] = _coerce(name, value, f"{config_path}: {name}", base_dir)
+        values[name] = _coerce(name, value, f"{config_path}: {_file_key(raw, name)}",
+                               base_dir)
     for name in SETTINGS:
         text = env.get("FERRYMAN_" + name.upper())
         if text not in (None, ""):
@@ -214,6 +292,15 @@ def load_settings(config=None, overrides=None, env=None, cwd=None):
     register_secret(values.get("api_token"))  # redact() hides it in every message
     return Settings(values, phases=phases, config_path=config_path, base_dir=base_dir,
                     password=password, raw=raw, services=_services(raw, config_path))
+
+
+def _file_key(raw, name):
+    """How the file spells a setting: ``retries``, or ``backup.keep`` in its table."""
+    for table, keys in _TABLE_KEYS.items():
+        for key, setting in keys.items():
+            if setting == name and isinstance(raw.get(table), dict) and key in raw[table]:
+                return f"{table}.{key}"
+    return name
 
 
 def _services(raw, path):
@@ -241,6 +328,8 @@ def _services(raw, path):
 def _find_config(explicit, cwd):
     if explicit:
         path = os.path.abspath(os.path.join(cwd, explicit))
+        if os.path.isdir(path):
+            raise ConfigError(f"configuration file {explicit} is a folder, not a file")
         if not os.path.isfile(path):
             raise ConfigError(f"configuration file {explicit} does not exist")
         return path
@@ -252,20 +341,39 @@ def _find_config(explicit, cwd):
 
 
 def _has_tool_table(path):
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        return "[tool.ferryman" in handle.read()
+    """Whether a pyproject.toml holds [tool.ferryman]: _read_config then reads it (and
+    says so when it is not UTF-8 or not TOML)."""
+    try:
+        with open(path, "rb") as handle:
+            return b"[tool.ferryman" in handle.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
 
 
 def _read_config(path):
+    """The file's settings: a table. Anything else, or a file that is not UTF-8 TOML,
+    is a ConfigError (exit 2) naming the file (issue 8, item 7)."""
     import tomllib  # only when there is a file: keeps `ferryman status` fast without one
 
     try:
         with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read configuration {path}: {exc}") from exc
+            data = handle.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read configuration {path}: not UTF-8 text (invalid "
+                          f"byte at offset {exc.start}); TOML files are UTF-8") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc}") from None
     if os.path.basename(path) == "pyproject.toml":
-        data = data.get("tool", {}).get("ferryman", {})
+        tool = data.get("tool", {})
+        data = tool.get("ferryman", {}) if isinstance(tool, dict) else {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: tool.ferryman must be a table ([tool.ferryman])")
     return data
 
 
@@ -281,6 +389,8 @@ def _from_file(raw, path):
                     unknown.append(f"{key}.{sub}")
         elif key in SETTINGS:
             values[key] = value
+        elif key in _TABLE_KEYS:
+            raise ConfigError(f"{path}: {key} must be a table ([{key}])")
         elif key not in TABLES and key not in EXTRA_TABLES:
             unknown.append(key)
     database = raw.get("database")
@@ -316,13 +426,20 @@ def _password(values, env):
                 password = handle.read().strip() or None
         except OSError as exc:
             raise ConfigError(f"cannot read password file {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError:
+            raise ConfigError(f"cannot read password file {path}: not UTF-8 text") from None
     register_secret(password)
     return password
 
 
 def _coerce(name, value, source, base_dir):
+    if name in NUMBERS:
+        return check_number(name, value, source)
     kind = SETTINGS[name][0]
     try:
+        if isinstance(value, str) and "\x00" in value:
+            # no path, host or name can hold one: C APIs would cut the text there
+            raise ValueError("holds a NUL character, which no setting may")
         if isinstance(kind, tuple):
             if value not in kind:
                 raise ValueError(f"must be one of {', '.join(kind)}")
@@ -335,7 +452,16 @@ def _coerce(name, value, source, base_dir):
 
 
 def _url(value, base_dir):
+    if not isinstance(value, str):
+        raise ValueError(f"a database URL is text, not {type(value).__name__}")
     return parse_url(value).with_path_base(base_dir)
+
+
+def _text(value, _base):
+    """Text; a number written without quotes in the file is taken as its text."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"{value!r} is not text")
+    return str(value)
 
 
 def _bool(value, _base):
@@ -385,11 +511,9 @@ def parse_duration(value):
 
 _COERCE = {
     "url": _url,
-    "str": lambda v, _b: str(v),
-    "int": lambda v, _b: int(v),
+    "str": _text,
     "bool": _bool,
     "identifier": _identifier,
     "path": _path,
-    "duration": lambda v, _b: parse_duration(v),
     "list": lambda v, _b: _list(v),
 }

@@ -10,7 +10,7 @@ import os
 from ..config import load_settings
 from ..errors import ConfigError, FerrymanError
 from .output import version_label
-from .spec import COMMANDS, options_of
+from .spec import COMMANDS, check_numbers, options_of
 
 
 def settings_from(command, params):
@@ -19,6 +19,7 @@ def settings_from(command, params):
             "--password is not accepted: a password on the command line is visible to "
             "every user of this machine (ps, shell history)",
             hint="set FERRYMAN_PASSWORD, use --password-file FILE, or PGPASSFILE")
+    check_numbers(command, params)
     # An option not given is None: not an override, or it would undo the file and env.
     overrides = {opt.name: params.get(opt.name) for opt in options_of(COMMANDS[command])
                  if opt.setting and params.get(opt.name) is not None}

@@ -222,3 +222,19 @@ def options_of(command):
     """Every option the command takes, its own first."""
     return (command.options + (CHANGING if command.changes else [])
             + (COMMON if command.database else []))
+
+
+def check_numbers(command, params):
+    """Range-check the command line's own numbers (--limit, --steps, a VERSION...) by
+    the same table and function as every setting (config.NUMBERS, check_number): a
+    setting given as a flag is checked by the configuration, as it is from the
+    environment and the file (issue 8, item 8). Raises ConfigError (exit 2)."""
+    from ..config import check_number
+
+    spec = COMMANDS[command]
+    for item in spec.args + options_of(spec):
+        value = params.get(item.name)
+        if value is None or item.kind != "int" or getattr(item, "setting", False):
+            continue
+        source = item.flags[0] if isinstance(item, Opt) else f"{command} {item.name.upper()}"
+        check_number(item.name, value, source)
