@@ -93,9 +93,12 @@ def parse_url(text):
     scheme, sep, rest = text.partition(":")
     dialect = SCHEMES.get(scheme.lower().split("+", 1)[0]) if sep else None
     if dialect is None:
+        # A text without a scheme is not echoed: it may be the password itself, set
+        # in the wrong variable.
+        shown = f" {_shown(text)!r}" if sep else ""
         raise ConfigError(
-            f"database URL {_shown(text)!r} has an unknown scheme; use postgresql://... "
-            "or sqlite:///path.db",
+            f"database URL{shown} has {'an unknown' if sep else 'no'} scheme; use "
+            "postgresql://... or sqlite:///path.db",
             hint="set FERRYMAN_DATABASE_URL, --database-url, or [database] url in ferryman.toml")
     if dialect == "sqlite":
         return _parse_sqlite(rest)
@@ -124,6 +127,7 @@ def _parse_server(dialect, rest, original):
         raise ConfigError(f"database URL {_shown(original)!r} must look like "
                           f"{dialect}://user@host:port/dbname")
     rest = rest[2:]
+    _refuse_ambiguous_credentials(rest, original)
     rest, _, query = rest.partition("?")
     netloc, _, database = rest.partition("/")
     auth, at, hostport = netloc.rpartition("@")
@@ -137,6 +141,22 @@ def _parse_server(dialect, rest, original):
                        database=_unquote(database) or None, query=_parse_query(query))
 
 
+def _refuse_ambiguous_credentials(rest, original):
+    """A password written raw may hold / ? or #, which end a URL's host part
+    (RFC 3986, section 3.2): ``postgresql://u:ab/cd@host/db`` would be read as host
+    ``u``, port ``ab``, database ``cd@host/db``, and a part of the password would be
+    shown as a database name. So an @ after the first / ? or # is refused, with the
+    URL shown through _shown (issue 8, item 9); written %2F, %3F, %23 and %40 these
+    characters are taken."""
+    at = rest.rfind("@")
+    if at > 0 and any(c in rest[:at] for c in "/?#"):
+        raise ConfigError(
+            f"database URL {_shown(original)!r} has an @ after a / ? or #: a password (or "
+            "user) holding those characters must have them percent-encoded",
+            hint="write / as %2F, ? as %3F, # as %23 and @ as %40 in the user and password; "
+                 "or leave the password out of the URL and set FERRYMAN_PASSWORD")
+
+
 def _split_hostport(hostport, original):
     if hostport.startswith("["):
         if "]" not in hostport:
@@ -146,7 +166,9 @@ def _split_hostport(hostport, original):
     else:
         host, _, port = hostport.partition(":")
     if port and not port.isdigit():
-        raise ConfigError(f"database URL {_shown(original)!r} has a port that is not a number")
+        # postgresql://user:password (no host) reads the password as the port: hide it
+        shown = _shown(original).replace(f":{port}", ":***", 1)
+        raise ConfigError(f"database URL {shown!r} has a port that is not a number")
     return _unquote(host), int(port) if port else None
 
 
@@ -185,39 +207,34 @@ def _quote(text):
 
 
 def _shown(text):
-    """A URL as it may appear in an error: a password, if any, hidden -- also in a
-    malformed URL (``postgresql:user:pw@host``) and in a ``password=`` parameter."""
-    scheme, sep, rest = text.partition(":")
-    if not sep:
+    """A URL as it may appear in an error, however malformed: everything between the
+    scheme and the LAST @ is replaced by ``***`` (user, password, and whatever a raw
+    password holds: @ : / ? #), and so is a ``password=`` parameter. Computed before
+    any parsing, so no parse can go wrong first (issue 8, item 9). The hidden parts
+    are registered as secrets, so no later message shows them either."""
+    head, at, tail = text.rpartition("@")
+    if at:
+        scheme, sep, credentials = head.partition("://")
+        if not sep:  # postgresql:u:pw@h, postgresql:/u:pw@h, postgresql//u:pw@h, u:pw@h
+            scheme, sep, credentials = head.partition(":")
+        if not sep:
+            scheme, credentials = "", head
+        register_secret(credentials)
+        register_secret(credentials.partition(":")[2])
+        text = f"{scheme}{sep}***@{tail}"
+        base, q, query = tail.partition("?")
+        prefix = f"{scheme}{sep}***@{base}"
+    else:
+        base, q, query = text.partition("?")
+        prefix = base
+    if not q:
         return text
-    lead = "//" if rest.startswith("//") else ""
-    rest, q, query = rest[len(lead):].partition("?")
-    netloc, slash, path = rest.partition("/")
-    auth, at, host = netloc.rpartition("@")  # the parser splits at the last @ too
-    if at and ":" in auth:
-        user, _, password = auth.partition(":")
-        register_secret(password)
-        auth = user + ":***"
-    if q:
-        pairs = [item.partition("=") for item in query.split("&")]
-        for key, _, value in pairs:
-            if key == "password":
-                register_secret(value)
-        query = "&".join(k + e + ("***" if k == "password" else v) for k, e, v in pairs)
-    return _hide_loose_password(f"{scheme}:{lead}{auth}{at}{host}{slash}{path}{q}{query}")
-
-
-def _hide_loose_password(text):
-    """The user info of a URL too malformed for the split above (``postgresql//u:pw@h``,
-    ``postgresql:/u:pw@h``): what follows the last / before the last @."""
-    base, q, query = text.partition("?")
-    head, at, tail = base.rpartition("@")
-    start = head.rfind("/") + 1
-    user, colon, password = head[start:].partition(":")
-    if not at or not colon or ":***" in head:
-        return text
-    register_secret(password)
-    return f"{head[:start]}{user}:***@{tail}{q}{query}"
+    pairs = [item.partition("=") for item in query.split("&")]
+    for key, _, value in pairs:
+        if key == "password":
+            register_secret(value)
+    query = "&".join(k + e + ("***" if k == "password" else v) for k, e, v in pairs)
+    return f"{prefix}{q}{query}"
 
 
 def build_url(*, dialect="postgresql", host=None, port=None, user=None, database=None,
