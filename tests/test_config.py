@@ -583,3 +583,21 @@ def test_a_service_table_names_its_own_key(tmp_path):
         s.for_service("api")
     assert "services.api.backup.keep: must be a whole number, 1 or more; got 0" in \
         caught.value.message
+
+
+@pytest.mark.parametrize("text", [
+    "sqlite:///app%00.db", "postgresql://u%00x@127.0.0.1:5432/d",
+    "postgresql://u:pw%00nul-secret-pw@127.0.0.1/d", "postgresql://u@h/d?sslmode=%00",
+])
+def test_a_nul_in_a_database_url_is_refused(cli, tmp_path, migrations, text):
+    """SQLite could not open the path (exit 70 with a traceback) and libpq took the
+    user u%00x as u: C strings end at a NUL (issue 8, item 7)."""
+    with pytest.raises(ConfigError) as caught:
+        parse_url(text)
+    assert "holds a NUL character (%00)" in caught.value.message
+    assert "nul-secret-pw" not in caught.value.details()
+    folder = migrations({"1_a.up.sql": "CREATE TABLE a (id INTEGER);\n"})
+    result = cli("up", "--database-url", text, "--migrations", folder)
+    assert result.code == 2 and "holds a NUL character" in result.err, result
+    assert no_traceback(result) and "nul-secret-pw" not in result.err
+    assert os.listdir(tmp_path) == ["migrations"]

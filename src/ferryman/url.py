@@ -101,8 +101,21 @@ def parse_url(text):
             "postgresql://... or sqlite:///path.db",
             hint="set FERRYMAN_DATABASE_URL, --database-url, or [database] url in ferryman.toml")
     if dialect == "sqlite":
-        return _parse_sqlite(rest)
-    return _parse_server(dialect, rest, text)
+        return _refuse_nul(_parse_sqlite(rest))
+    return _refuse_nul(_parse_server(dialect, rest, text))
+
+
+def _refuse_nul(url):
+    """A NUL, raw or as %00, in any part: C APIs cut the text there, so SQLite cannot
+    open the path (exit 70 before) and libpq would take the user ``u%00x`` as ``u``
+    (issue 8, item 7)."""
+    parts = [url.user, url.password, url.host, url.database, url.path,
+             *url.query, *url.query.values()]
+    if any(part and "\x00" in part for part in parts):
+        shown = url.redacted().replace("\x00", "%00")
+        raise ConfigError(f"database URL {shown!r} holds a NUL character (%00), which no "
+                          "part of a URL may")
+    return url
 
 
 def _parse_sqlite(rest):
@@ -204,6 +217,20 @@ def _is_hex(pair):
 
 def _quote(text):
     return "".join(c if c.isalnum() or c in "-._~" else f"%{ord(c):02X}" for c in text)
+
+
+def holds_password(text):
+    """Whether a URL's text holds a password, however malformed: a ``:`` between the
+    scheme and the last @, or a ``password=`` parameter."""
+    if text.lower().startswith("sqlite"):
+        return False  # a path, which may hold : and @
+    head, at, tail = text.rpartition("@")
+    scheme, sep, credentials = head.partition("://")
+    if not sep:
+        credentials = head.partition(":")[2]
+    query = (tail if at else text).partition("?")[2]
+    return bool(at and ":" in credentials) or any(
+        item.partition("=")[0] == "password" for item in query.split("&"))
 
 
 def _shown(text):
