@@ -138,8 +138,12 @@ class Migrator:
         db = self._connect(readonly=True)
         try:
             history = History(db, self.prefix)
-            if history.read_state().schema_version is None:
+            # Lenient: the history is what a person reads to repair damaged tables.
+            state = history.read_state(strict=False)
+            if not state.tables:
                 return []
+            if "history" not in state.tables:
+                raise state.error()
             return [HistoryEntry(**row) for row in history.entries(limit, version)]
         finally:
             db.close()
@@ -184,13 +188,18 @@ class Migrator:
         return rollback(self, dry_run=dry_run, yes=yes)
 
     def force(self, version) -> RunResult:
-        """Record the database as being at ``version`` without running anything, and
-        clear the dirty flag: for after a person repaired a failed migration."""
+        """Record the database as being at ``version`` without running anything: the
+        migrations up to it applied, none above; clear the dirty flag. For after a
+        person repaired a failed migration, and the repair of damaged ferryman tables
+        (issue 8, item 2): it recreates a missing table, rewrites what ferryman_meta
+        holds, and makes the migrations table and the history agree. ``message`` of
+        the result says what it did; the history has a row for it (outcome 'forced')."""
         return self._record("force", version)
 
     def baseline(self, version) -> RunResult:
         """Adopt an existing database: mark every migration up to ``version`` applied
-        without running it. Only for a database with no ferryman history."""
+        without running it. Only for a database with no ferryman history. The history
+        has a row for it (outcome 'baselined')."""
         return self._record("baseline", version)
 
     def _allow(self, value):
@@ -236,6 +245,9 @@ class Migrator:
                             transaction=s.transaction, timeout=timeout or s.timeout,
                             safety=safety, consumers=self.consumers, options=options)
             result = runner.execute(command, planner)
+        except MigrationError as exc:
+            _suggest_baseline(exc, state)
+            raise
         finally:
             db.close()
         return RunResult(command, result.run_id, result.from_version, result.to_version,
@@ -274,38 +286,40 @@ class Migrator:
 
     def _record_locked(self, db, listing, command, version):
         history = History(db, self.prefix)
-        state = history.read_state()
-        if command == "baseline" and (state.applied or state.dirty):
+        # Lenient: force is how damaged tables are repaired (core/history.py, _repair).
+        state = history.read_state(strict=False)
+        if state.newer is not None:
+            raise state.error()  # never write the tables of a newer ferryman
+        if command == "baseline" and (state.applied or state.dirty or state.history_applied):
             raise InputError(
                 f"the database already has ferryman history (at version "
                 f"{state.current_version}); baseline is for adopting a database",
                 hint=f"use `ferryman force {version}` to move the recorded version")
-        adds = [m for m in listing.migrations
-                if m.version <= version and m.version not in state.by_version]
-        removes = [a for a in state.applied if a.version > version]
+        change = _Recording(listing, state, version, command)
         run = Run(command, state.current_version)
         moment = now()
-        direction = "baseline" if command == "baseline" else "force-up"
-        entries = [Entry(run.id, m, direction, moment, moment, checksum=m.checksum)
-                   for m in adds]
-        entries += [Entry(run.id, a, "force-down", moment, moment, checksum=a.checksum)
-                    for a in removes]
         db.begin()
         try:
             history.prepare(state)
             history.start_run(run)
-            history.record(entries)
+            history.record(change.history_rows(run.id, moment), apply=False)
+            history.remove_applied([a.version for a in change.removes])
+            history.add_applied([Entry(run.id, m, change.up, moment, moment,
+                                       checksum=m.checksum) for m in change.adds])
             history.set_dirty(None)
+            for key in state.unreadable:  # rewritten by ferryman when it next has one
+                history.set_meta(key, None)
             run.finished_at = now()
-            run.to_version = max([a.version for a in state.applied if a.version <= version]
-                                 + [m.version for m in adds], default=None)
-            history.finish_run(run, "ok")
+            run.to_version = change.to_version
+            history.finish_run(run, "ok", change.message())
             db.commit()
         except BaseException:
             db.rollback()
             raise
-        steps = tuple(StepInfo(e.version, e.name, e.phase, e.direction) for e in entries)
-        return RunResult(command, run.id, state.current_version, run.to_version, steps)
+        steps = tuple(StepInfo(v, getattr(m, "name", None), getattr(m, "phase", None), d)
+                      for v, m, d in change.version_rows)
+        return RunResult(command, run.id, state.current_version, run.to_version, steps,
+                         message=change.message())
 
     # -- the pipeline -----------------------------------------------------------------
     def migrate(self, strategy=None, *, dry_run=False, rollback_mode=False,
@@ -406,6 +420,108 @@ class Migrator:
             return inspect(db, limit)
         finally:
             db.close()
+
+
+class _Recording:
+    """What force or baseline changes: the migrations table becomes exactly the
+    migrations up to ``version`` (those applied and kept, those of the folder added),
+    and the history gets a row for each version whose recorded state changes, counted
+    from what the history itself says (so that a history that disagreed with the
+    migrations table agrees again), after one row for the command itself."""
+
+    def __init__(self, listing, state, version, command):
+        self.listing, self.state, self.version, self.command = listing, state, version, command
+        self.up = "baseline" if command == "baseline" else "force-up"
+        self.kept = [a for a in state.applied if a.version <= version]
+        self.adds = [m for m in listing.migrations
+                     if m.version <= version and m.version not in state.by_version]
+        self.removes = [a for a in state.applied if a.version > version]
+        desired = {a.version: a for a in self.kept}
+        desired.update({m.version: m for m in self.adds})
+        # Without a history table (recreated empty), it says nothing was applied.
+        recorded = state.history_applied or set()
+        self.version_rows = [(v, desired[v], self.up) for v in sorted(set(desired) - recorded)]
+        self.version_rows += [(v, self._known(v), "force-down")
+                              for v in sorted(recorded - set(desired), reverse=True)]
+        self.to_version = max(desired) if desired else None
+
+    def _known(self, version):
+        if version in self.state.by_version:
+            return self.state.by_version[version]
+        return self.listing.by_version.get(version) or _Named(version, None)
+
+    def history_rows(self, run_id, moment):
+        target = self.listing.by_version.get(self.version)
+        rows = [Entry(run_id, _Named(self.version, target.name if target else None),
+                      self.command, moment, moment,
+                      outcome="forced" if self.command == "force" else "baselined")]
+        for version, migration, direction in self.version_rows:
+            rows.append(Entry(run_id, migration, direction, moment, moment,
+                              checksum=getattr(migration, "checksum", None)))
+        return rows
+
+    def message(self):
+        """What it did, in words: the CLI prints it, the runs table keeps it."""
+        state, parts = self.state, []
+        if state.problems:
+            count = len(state.problems)
+            parts.append(f"repaired ferryman's own tables ({count} problem"
+                         f"{'s' if count != 1 else ''}: {state.problems[0]}"
+                         f"{'; ...' if count > 1 else ''})")
+        if state.dirty:
+            dirty, which = state.dirty, ""
+            if dirty.get("version") is not None:
+                which = f"version {dirty['version']}: "
+            parts.append(f"cleared the dirty flag ({which}"
+                         f"{dirty.get('reason', 'a migration did not finish')})")
+        added = [m.version for m in self.adds]
+        if added:
+            verb = "marked applied" if self.command == "baseline" else "recorded as applied"
+            parts.append(f"{verb} {_count(added)} ({_list(added)}) without running "
+                         f"{'them' if len(added) > 1 else 'it'}")
+        removed = [a.version for a in self.removes]
+        if removed:
+            parts.append(f"recorded {_count(removed)} ({_list(removed)}) as not applied, "
+                         f"without running {'their' if len(removed) > 1 else 'its'} down "
+                         "migration")
+        if not parts:
+            parts.append("changed nothing: the database was already recorded there, clean")
+        where = "none (nothing applied)" if self.to_version is None else self.to_version
+        return "; ".join(parts) + f"; the database is recorded at version {where}"
+
+
+class _Named:
+    """A version and its name, for a history row of no migration file (force's own row,
+    a version whose file is gone)."""
+
+    __slots__ = ("version", "name", "phase", "kind", "checksum")
+
+    def __init__(self, version, name):
+        self.version, self.name = version, name
+        self.phase = self.kind = self.checksum = None
+
+
+def _count(versions):
+    return f"{len(versions)} migration{'s' if len(versions) != 1 else ''}"
+
+
+def _list(versions):
+    shown = ", ".join(map(str, versions[:10]))
+    return shown + (f" and {len(versions) - 10} more" if len(versions) > 10 else "")
+
+
+def _suggest_baseline(error, state):
+    """A first run on a database that already had tables failed and was rolled back:
+    most likely its schema was made before ferryman (by hand, another tool, or a
+    ferryman whose tables were dropped), so the next step is baseline, not an edit of
+    the migration (issue 8, item 16). `up` still runs there, as golang-migrate's does:
+    a first migration written for an existing schema (IF NOT EXISTS) is a real use."""
+    if error.exit_code != 1 or state.tables or not state.populated:
+        return
+    fix = f"fix {error.file} and run the command again" if error.file else "fix the migration"
+    error.hint = ("this database had tables but no ferryman history: if its schema is "
+                  "already at some version of these migrations, record that version with "
+                  f"`ferryman baseline VERSION` (it runs nothing), then `ferryman up`; else {fix}")
 
 
 def _retryable(exc):

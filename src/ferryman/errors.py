@@ -12,7 +12,8 @@
     │   ├── ChecksumError          an applied migration's file was edited
     │   ├── MissingMigrationError  an applied migration's file is gone
     │   ├── DatabaseAheadError     the database has migrations newer than the code
-    │   └── SchemaVersionError     ferryman's own tables are newer than this ferryman
+    │   ├── SchemaVersionError     ferryman's own tables are newer than this ferryman
+    │   └── DamagedStateError      ferryman's own tables are missing, unreadable or disagree
     └── BlockedError          (4)  the environment stopped it before anything changed
         ├── ConnectError           database unreachable, authentication or TLS refused
         ├── LockTimeout            another runner held the lock for too long
@@ -28,7 +29,7 @@ This module is on the path of ``ferryman status``: it imports nothing.
 __all__ = [
     "FerrymanError", "InputError", "ConfigError", "SourceError", "OutOfOrderError",
     "MigrationError", "RollbackError", "StateError", "DirtyError", "ChecksumError",
-    "MissingMigrationError", "DatabaseAheadError", "SchemaVersionError",
+    "MissingMigrationError", "DatabaseAheadError", "SchemaVersionError", "DamagedStateError",
     "BlockedError", "ConnectError", "LockTimeout", "DriverError",
 ]
 
@@ -178,6 +179,19 @@ class DatabaseAheadError(MissingMigrationError):
 
 class SchemaVersionError(StateError):
     """ferryman's own tables were written by a newer ferryman."""
+
+
+class DamagedStateError(StateError):
+    """ferryman's own tables are missing, hold values ferryman cannot read, or disagree
+    with each other (issue 8, items 2, 3 and 16): what was applied cannot be trusted, so
+    nothing runs until a person repairs them (``ferryman force``) or restores a backup.
+    ``problems`` lists every one found."""
+
+    def __init__(self, problems, **kwargs):
+        self.problems = list(problems)
+        head = "ferryman's own tables are damaged, so what was applied here cannot be trusted"
+        super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in self.problems),
+                         **kwargs)
 
 
 class BlockedError(FerrymanError):

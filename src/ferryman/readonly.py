@@ -2,8 +2,9 @@
 
 Above the core and the dialects: it opens the connection the core reads through.
 
-``read_status`` lists the migration folders (names only, no file is read), opens the
-database read-only, runs two queries and closes it. It never writes, not even
+``read_status`` lists the migration folders, opens the database read-only, runs a few
+queries and closes it; it reads the applied migrations' files to compare their
+checksums, as ``up`` would (the pending ones are not read). It never writes, not even
 ferryman's own tables, and a SQLite file that does not exist is not created.
 """
 
@@ -16,9 +17,10 @@ from .dialects import connect
 
 
 def read_state(url, *, prefix="ferryman_", timeout=10.0, password=None):
+    """The state as far as it can be read: damaged tables are in ``state.problems``."""
     db = connect(url, readonly=True, timeout=timeout, password=password)
     try:
-        return History(db, prefix).read_state()
+        return History(db, prefix).read_state(strict=False)
     finally:
         db.close()
 
@@ -59,7 +61,8 @@ class StatusReader:
         from .errors import DriverError
 
         listing = scan(self.phases, self.url.dialect)
-        changed = [r for r in listing.repeatables if r.refresh()]
+        # An applied file edited in place changes no folder: its checksum is a problem.
+        changed = [m for m in (*listing.repeatables, *listing.migrations) if m.refresh()]
         with self.lock:
             for attempt in (1, 2):
                 db = self._connection()
@@ -71,7 +74,7 @@ class StatusReader:
                     # same fingerprint: nothing the answer depends on has changed.
                     if last and last[0] is listing and last[1] == fingerprint and not changed:
                         return last[2] if raw else last[3]
-                    state = history.read_state()
+                    state = history.read_state(strict=False)
                     break
                 except DriverError as exc:
                     self.close()
@@ -125,6 +128,7 @@ def status_dict(url, listing, state):
         highest[a.phase] = max(highest.get(a.phase, a.version), a.version)
     dirty = state.dirty
     last_backup = state.last_backup
+    problems, hint = _problems(listing, state)
     return {
         "database": url.redacted(),
         "current_version": current,
@@ -142,5 +146,58 @@ def status_dict(url, listing, state):
             {"version": m.version, "name": m.name, "phase": m.phase,
              "out_of_order": m.version is not None and m.version < highest.get(m.phase, 0)}
             for m in pending],
-        "problems": list(listing.problems),
+        "problems": problems,
+        "hint": hint,
     }
+
+
+def _problems(listing, state):
+    """(problems, hint): everything that would stop `ferryman up` (issue 8, item 19),
+    in the words of its error, and what a person should run next (None when nothing
+    needs a person). ``status --exit-code`` exits 3 when there are problems."""
+    from .core.plan import dirty_error, missing_error
+
+    problems = list(listing.problems)
+    hints = []
+    error = state.error()
+    if error is not None:
+        problems += [error.message] if state.newer is not None else state.problems
+        hints.append(error.hint)
+    elif state.dirty:
+        hints.append(dirty_error(state.dirty).hint)
+    missing = [a for a in state.applied if a.version not in listing.by_version]
+    if missing:
+        error = missing_error(listing, missing)
+        problems.append(error.message)
+        hints.append(error.hint)
+    edited = _edited(listing, state)
+    if edited:
+        problems += edited
+        hints.append("restore the file as it was (git checkout), and put the change in a "
+                     "new migration")
+    if listing.problems:
+        hints.append("fix the migration files (`ferryman validate` lists them)")
+    if not hints and state.tables is not None and not state.tables and state.populated:
+        hints.append("this database has tables but no ferryman history: if its schema "
+                     "is already at some version of these migrations (made by hand or by "
+                     "another tool), record it first with `ferryman baseline VERSION`, "
+                     "which runs nothing; `ferryman up` would run every migration")
+    return problems, hints[0] if hints else None
+
+
+def _edited(listing, state):
+    """Applied migrations whose file changed since (the checksum `up` compares)."""
+    found = []
+    for applied in state.applied:
+        migration = listing.by_version.get(applied.version)
+        if migration is None:
+            continue
+        try:
+            checksum = migration.checksum
+        except (OSError, UnicodeError) as exc:
+            found.append(f"{migration.path}: applied, and cannot be read now: {exc}")
+            continue
+        if checksum != applied.checksum:
+            found.append(f"{migration.path}: applied with sha256 {applied.checksum}, the "
+                         f"file now has {checksum}")
+    return found

@@ -30,6 +30,7 @@ class MigrationStatus:
     dirty_details: dict | None = None
     problems: tuple = ()
     last_backup_details: dict | None = None  # id, path, created_at, size, host
+    hint: str | None = None  # what a person should run next, when something needs one
 
     @property
     def up_to_date(self):
@@ -44,7 +45,7 @@ class MigrationStatus:
             applied=tuple(MigrationInfo(**a) for a in data["applied"]),
             pending=tuple(MigrationInfo(**p) for p in data["pending"]),
             dirty_details=data["dirty_details"], problems=tuple(data["problems"]),
-            last_backup_details=data.get("last_backup_details"))
+            last_backup_details=data.get("last_backup_details"), hint=data.get("hint"))
 
     def to_dict(self):
         return asdict(self)
@@ -87,10 +88,11 @@ class RunResult:
     steps: tuple = ()
     dry_run: bool = False
     outcome: str = "ok"
+    message: str | None = None  # force and baseline: what they did, in words
 
     @property
     def nothing_to_do(self):
-        return not self.steps
+        return not self.steps and self.message is None
 
     def to_dict(self):
         return asdict(self)

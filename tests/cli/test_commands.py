@@ -575,8 +575,9 @@ def test_the_environment_alone_is_enough(cli, db_url, migrations, monkeypatch, t
         assert result.code == 0, (args, result)
     data = cli("status", "--json").json()
     assert data["current_version"] is None and data["pending_count"] == 3
+    # force 2 changed nothing (the database was at 2) and is recorded all the same
     assert [(e["version"], e["direction"]) for e in cli("history", "--json").json()] == [
-        (1, "down"), (2, "down"), (3, "down"), (3, "up"), (2, "up"), (1, "up")]
+        (1, "down"), (2, "down"), (2, "force"), (3, "down"), (3, "up"), (2, "up"), (1, "up")]
 
 
 # -- help and documentation ---------------------------------------------------------------

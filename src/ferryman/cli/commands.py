@@ -49,9 +49,11 @@ def cmd_status(params, out):
     s = settings_from("status", params)
     data = read_status(s.url, s.require_phases(), prefix=s.table_prefix,
                        timeout=s.connect_timeout, password=s.password)
+    # --exit-code: 3 (needs a person) when `up` would refuse; issue 8, item 19.
+    code = 3 if params.get("exit_code") and (data["dirty"] or data["problems"]) else 0
     if out.json:
         out.document(data)
-        return 0
+        return code
     names = {a["version"]: a["name"] for a in data["applied"]}
     current = data["current_version"]
     out.line(f"database         {data['database']}")
@@ -59,7 +61,7 @@ def cmd_status(params, out):
              + (f" ({names[current]})" if current in names else ""))
     dirty = data["dirty_details"]
     out.line("dirty            " + (f"YES: {dirty.get('reason')}" if dirty else "no"))
-    if dirty:
+    if dirty and dirty.get("version") is not None:
         where = dirty.get("file") or dirty.get("name")
         out.line(f"                 version {dirty.get('version')}, {where}")
         if dirty.get("statement_index") is not None:
@@ -76,8 +78,10 @@ def cmd_status(params, out):
     if missing:
         out.line("missing files    " + ", ".join(f"{a['version']} {a['name']}" for a in missing))
     for problem in data["problems"]:
-        out.line(f"warning: {problem}")
-    return 0
+        out.line(f"problem: {problem}")
+    if data["hint"]:
+        out.line(f"next: {data['hint']}")
+    return code
 
 
 def cmd_history(params, out):
@@ -210,12 +214,14 @@ def _report(result, out):
         out.info(f"{result.command}: {result.outcome}; the database is at version "
                  f"{version_label(result.to_version)}")
         return 0
+    if result.message:  # force and baseline say what they did
+        out.info(f"{result.command}: {result.message} (run {result.run_id})")
+        return 0
     if result.nothing_to_do:
         out.info(f"nothing to do: the database is at version {version_label(result.to_version)}")
         return 0
     count = len(result.steps)
-    verb = {"force": "recorded", "baseline": "marked applied"}.get(result.command, "ran")
-    out.info(f"{verb} {count} migration{'s' if count != 1 else ''}: version "
+    out.info(f"ran {count} migration{'s' if count != 1 else ''}: version "
              f"{version_label(result.from_version)} -> {version_label(result.to_version)} "
              f"(run {result.run_id})")
     return 0

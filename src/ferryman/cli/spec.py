@@ -126,7 +126,9 @@ COMMANDS = {c.name: c for c in [
                  setting=True)],
             [Arg("name", "str")], database=False),
     Command("status", "Show the version, the dirty flag, pending migrations and the last "
-            "backup.", "ferryman status --json", [JSON]),
+            "backup.", "ferryman status --json", [
+                JSON, Opt("exit_code", ("--exit-code",), "flag", "exit 3 when the database "
+                          "is dirty or has problems (0 otherwise)")]),
     Command("up", "Apply pending migrations.", "ferryman up --target 20260101120000",
             [Opt("target", ("--target",), "int", "stop after this version", "VERSION"),
              DRY_RUN, OUT_OF_ORDER, TRANSACTION, JSON], changes=True),

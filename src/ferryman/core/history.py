@@ -14,7 +14,7 @@ The state lives in the database, never in local files, so every host agrees.
 a newer schema than it knows refuses to write.
 """
 
-from ..errors import SchemaVersionError
+from ..errors import DamagedStateError, SchemaVersionError
 
 SCHEMA_VERSION = 2
 
@@ -71,10 +71,19 @@ class Applied:
 
 class State:
     """What a database says about itself. ``repeatables`` maps a repeatable
-    migration's name to its (checksum, body) as applied."""
+    migration's name to its (checksum, body) as applied.
+
+    ``problems`` lists what is wrong with ferryman's own tables (one missing, a value
+    that cannot be read, rows that disagree); ``repair`` is what a person should run
+    then; ``newer`` is set when a newer ferryman wrote them. ``tables`` is the set of
+    ferryman's tables found (their names without the prefix); ``populated``, when none
+    is, says whether the database has tables of its own (adopt it with baseline).
+    ``history_applied`` is the set of versions the history says are applied (None
+    without a history table)."""
 
     __slots__ = ("applied", "dirty", "schema_version", "last_backup", "by_version",
-                 "repeatables")
+                 "repeatables", "problems", "repair", "newer", "tables", "populated",
+                 "history_applied", "unreadable")
 
     def __init__(self, applied=(), dirty=None, schema_version=None, last_backup=None,
                  repeatables=None):
@@ -84,6 +93,13 @@ class State:
         self.schema_version = schema_version
         self.last_backup = last_backup
         self.repeatables = repeatables or {}
+        self.problems = []
+        self.repair = None
+        self.newer = None
+        self.tables = None
+        self.populated = False
+        self.history_applied = None
+        self.unreadable = []  # meta keys whose values could not be read
 
     @property
     def current_version(self):
@@ -92,6 +108,18 @@ class State:
     @property
     def initialised(self):
         return self.schema_version is not None
+
+    def error(self):
+        """The StateError (exit code 3) to stop on, or None when the tables are sound."""
+        if self.newer is not None:
+            return SchemaVersionError(
+                f"ferryman's tables here are at schema {self.newer}, written by a newer "
+                f"ferryman; this ferryman ({_version()}) knows schema {SCHEMA_VERSION} and "
+                "changes nothing", hint="upgrade ferryman (pip install -U ferryman) to the "
+                "version that wrote them")
+        if self.problems:
+            return DamagedStateError(self.problems, hint=self.repair)
+        return None
 
 
 class History:
@@ -108,51 +136,194 @@ class History:
         return text if self._marker == "?" else text.replace("?", self._marker)
 
     # -- reading ----------------------------------------------------------------------
-    def read_state(self):
-        """The database's state; an empty state when ferryman never ran here."""
-        from ..errors import DriverError
+    def table_names(self):
+        """{suffix: the full name} of every table of ferryman's."""
+        return {t: self.p + t for t in TABLES}
 
-        try:
+    def present(self):
+        """The suffixes of ferryman's tables that exist here."""
+        names = self.table_names()
+        found = self.db.tables_present(list(names.values()))
+        return frozenset(t for t, name in names.items() if name in found)
+
+    def read_state(self, strict=True):
+        """The database's state; an empty state when ferryman never ran here.
+
+        ferryman's tables are checked against each other on every read (issue 8, items
+        2, 3, 16): a table missing, a meta value that cannot be read, or the applied
+        migrations and the history disagreeing. ``strict`` (every command that runs
+        or checks migrations) raises the state's error, exit code 3: never re-run an
+        applied migration because ferryman forgot it. Without it (status, force,
+        baseline, restore) the problems are in ``state.problems`` and the state says
+        as much as can be read."""
+        state = self._read()
+        error = state.error() if strict else None
+        if error is not None:
+            raise error
+        return state
+
+    def _read(self):
+        present = self.present()
+        if not present:
+            state = State()
+            state.tables = present
+            state.populated = self.db.has_other_tables(self.p)
+            return state
+        problems = []
+        meta = {}
+        if "meta" in present:
             meta = dict(self.db.query(self.sql("SELECT key, value FROM {p}meta")))
-        except DriverError as exc:
-            if exc.missing_table:
-                return State()
-            raise
-        rows = self.db.query(self.sql(
-            "SELECT version, name, phase, kind, checksum, applied_at, run_id "
-            "FROM {p}migrations ORDER BY version"))
-        schema = int(meta["schema_version"]) if "schema_version" in meta else None
+        schema, newer = self._schema(meta, present, problems)
+        dirty = self._meta_json(meta, "dirty", problems)
+        last_backup = self._meta_json(meta, "last_backup", problems)
+        unreadable = [key for key, value in (("dirty", dirty), ("last_backup", last_backup))
+                      if value is _UNREADABLE]
+        if dirty is _UNREADABLE:
+            # Unreadable, so a person must look: status shows it dirty, up refuses.
+            dirty = {"reason": f"{self.p}meta's dirty mark cannot be read",
+                     "raw": _clip(meta["dirty"])}
+        if last_backup is _UNREADABLE:
+            last_backup = None
+        applied = []
+        if "migrations" in present:
+            applied = [Applied(*row) for row in self.db.query(self.sql(
+                "SELECT version, name, phase, kind, checksum, applied_at, run_id "
+                "FROM {p}migrations ORDER BY version"))]
         repeatables = {}
-        if schema is not None and schema >= 2:
+        if "repeatables" in present:
             repeatables = {name: (checksum, body) for name, checksum, body in self.db.query(
                 self.sql("SELECT name, checksum, body FROM {p}repeatables"))}
-        return State(
-            [Applied(*row) for row in rows],
-            dirty=_json(meta.get("dirty")),
-            schema_version=schema,
-            last_backup=_json(meta.get("last_backup")),
-            repeatables=repeatables,
-        )
+        state = State(applied, dirty=dirty, schema_version=schema, last_backup=last_backup,
+                      repeatables=repeatables)
+        state.tables = present
+        state.newer = newer
+        state.unreadable = unreadable
+        if "history" in present:
+            state.history_applied = self._history_applied()
+        self._check_tables(state, present, problems)
+        state.problems = problems
+        state.repair = _repair(state) if problems else None
+        return state
 
-    def fingerprint(self):
-        """A cheap summary that changes whenever the state does: the count, the sum of
-        the versions and the latest time of the applied migrations (an up moves the
-        time, a down the count), the meta rows (dirty, last backup), the repeatables."""
-        from ..errors import DriverError
+    def _schema(self, meta, present, problems):
+        """(schema_version, newer): None where it cannot be read; ``newer`` is the
+        version when a newer ferryman wrote the tables."""
+        if "meta" not in present:
+            return None, None
+        text = meta.get("schema_version")
+        if text is None:
+            problems.append(f"{self.p}meta has no schema_version row")
+            return None, None
+        try:
+            schema = int(str(text))
+        except ValueError:
+            problems.append(f"{self.p}meta's schema_version is {_clip(text)!r}, not a "
+                            "number")
+            return None, None
+        if schema < 1:
+            problems.append(f"{self.p}meta's schema_version is {schema}; ferryman writes "
+                            f"1 to {SCHEMA_VERSION}")
+            return None, None
+        if schema > SCHEMA_VERSION:
+            return schema, schema
+        return schema, None
+
+    def _meta_json(self, meta, key, problems):
+        """A JSON object of meta (dirty, last_backup), None when absent, _UNREADABLE
+        (with a problem) when the text is not JSON or not an object."""
+        text = meta.get(key)
+        if text is None:
+            return None
+        import json
 
         try:
+            value = json.loads(str(text))
+        except ValueError:
+            problems.append(f"{self.p}meta's {key} value is not JSON: {_clip(text)!r}")
+            return _UNREADABLE
+        if not isinstance(value, dict):
+            problems.append(f"{self.p}meta's {key} value is a JSON {_json_type(value)}, "
+                            f"not an object: {_clip(text)!r}")
+            return _UNREADABLE
+        return value
+
+    def _history_applied(self):
+        """The versions ferryman's history says are applied: those whose latest
+        successful change (up, baseline, force-up; down, force-down) adds them. The
+        history is written in the transaction that writes the migrations table, so the
+        two agree unless something else changed one of them."""
+        changes = ", ".join(f"'{d}'" for d in _ADDS + _REMOVES)
+        rows = self.db.query(self.sql(
+            "SELECT version, direction FROM {p}history WHERE id IN (SELECT max(id) FROM "
+            f"{{p}}history WHERE outcome = 'ok' AND version IS NOT NULL AND direction IN "
+            f"({changes}) GROUP BY version)"))
+        return {version for version, direction in rows if direction in _ADDS}
+
+    def _check_tables(self, state, present, problems):
+        """Each table that should be here is; the applied migrations and the history
+        agree. Appends to ``problems``."""
+        expected = set(TABLES) - {"repeatables"}
+        if state.schema_version is not None and state.schema_version >= 2:
+            expected.add("repeatables")  # schema 2 added it (UPGRADES)
+        for table in TABLES:
+            if table in expected and table not in present:
+                problems.append(self._missing_text(table, state))
+        if "migrations" in present and state.history_applied is not None:
+            recorded = {a.version for a in state.applied}
+            lacking = sorted(state.history_applied - recorded)
+            unknown = sorted(recorded - state.history_applied)
+            if lacking:
+                problems.append(
+                    f"{self.p}history records {_versions(lacking)} as applied, but "
+                    f"{self.p}migrations has no row for {'them' if len(lacking) > 1 else 'it'}")
+            if unknown:
+                problems.append(
+                    f"{self.p}migrations has {_versions(unknown)} applied, but "
+                    f"{self.p}history has no record of applying "
+                    f"{'them' if len(unknown) > 1 else 'it'} (or records "
+                    f"{'them' if len(unknown) > 1 else 'it'} undone)")
+
+    def _missing_text(self, table, state):
+        name = self.p + table
+        if table == "meta":
+            text = f"{name} is missing (it holds the dirty flag and the schema version)"
+            if state.applied:
+                text += (f", though {self.p}migrations records {len(state.applied)} applied "
+                         f"migration{'s' if len(state.applied) != 1 else ''}, up to "
+                         f"{state.current_version}")
+            return text
+        if table == "migrations":
+            text = f"{name} is missing (it records which migrations are applied)"
+            if state.history_applied:
+                text += (f"; {self.p}history says {_versions(sorted(state.history_applied))} "
+                         "were applied")
+            return text
+        what = {"history": "every migration ever run", "runs": "every run",
+                "backups": "the backups taken",
+                "repeatables": "the repeatable migrations applied"}[table]
+        return f"{name} is missing (it records {what})"
+
+    def fingerprint(self):
+        """A cheap summary that changes whenever the state does: which of ferryman's
+        tables exist, the meta rows (dirty, last backup), the count, the sum of the
+        versions and the latest time of the applied migrations (an up moves the time, a
+        down the count), the size of the history, the repeatables."""
+        present = self.present()
+        if not present:
+            return None
+        meta = applied = history = again = ()
+        if "meta" in present:
             meta = tuple(sorted(self.db.query(self.sql("SELECT key, value FROM {p}meta"))))
-        except DriverError as exc:
-            if exc.missing_table:
-                return None
-            raise
-        applied = tuple(self.db.query(self.sql(
-            "SELECT count(*), sum(version), max(applied_at) FROM {p}migrations"))[0])
-        again = ()
-        if int(dict(meta).get("schema_version", 1)) >= 2:
+        if "migrations" in present:
+            applied = tuple(self.db.query(self.sql(
+                "SELECT count(*), sum(version), max(applied_at) FROM {p}migrations"))[0])
+        if "history" in present:
+            history = tuple(self.db.query(self.sql(
+                "SELECT count(*), max(id) FROM {p}history"))[0])
+        if "repeatables" in present:
             again = tuple(self.db.query(self.sql(
                 "SELECT count(*), max(applied_at), max(checksum) FROM {p}repeatables"))[0])
-        return meta, applied, again
+        return present, meta, applied, history, again
 
     def entries(self, limit=None, version=None):
         """History rows, newest first."""
@@ -188,18 +359,21 @@ class History:
 
     # -- writing (inside the caller's transaction) ------------------------------------
     def prepare(self, state):
-        """Create or upgrade the tables; refuse tables newer than this ferryman."""
-        if state.schema_version is not None and state.schema_version > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"ferryman's tables here are at schema {state.schema_version}, newer than "
-                f"this ferryman knows ({SCHEMA_VERSION})",
-                hint="upgrade ferryman (pip install -U ferryman)")
-        if state.schema_version == SCHEMA_VERSION:
+        """Create or upgrade the tables; refuse tables newer than this ferryman.
+
+        A damaged state (``state.problems``: force or baseline repairing it) has every
+        table created that is missing: the statements all say IF NOT EXISTS, so the
+        tables that are there are left as they are."""
+        if state.newer is not None or (state.schema_version or 0) > SCHEMA_VERSION:
+            state.newer = state.newer or state.schema_version
+            raise state.error()
+        known = None if state.problems else state.schema_version
+        if known == SCHEMA_VERSION:
             return
-        if state.schema_version is None:
+        if known is None:
             for statement in _DDL:
                 self.db.execute(statement.format(p=self.p, **self.db.TYPES))
-        for version in range((state.schema_version or 1) + 1, SCHEMA_VERSION + 1):
+        for version in range((known or 1) + 1, SCHEMA_VERSION + 1):
             for statement in UPGRADES.get(version, ()):
                 self.db.execute(statement.format(p=self.p, **self.db.TYPES))
         self.set_meta("schema_version", str(SCHEMA_VERSION))
@@ -268,8 +442,9 @@ class History:
              self.db.timestamp(run.finished_at), who(), _version(), run.from_version,
              run.to_version, outcome, message, run.backup_id))
 
-    def record(self, entries):
-        """Write history rows and the state changes they imply, in one batch."""
+    def record(self, entries, apply=True):
+        """Write history rows and the state changes they imply, in one batch; with
+        ``apply`` False, only the history rows (force sets the migrations table itself)."""
         if not entries:
             return
         self.db.executemany(self.sql(
@@ -279,6 +454,8 @@ class History:
             [(e.run_id, e.version, e.name, e.phase, e.kind, e.checksum, e.direction,
               self.db.timestamp(e.started_at), self.db.timestamp(e.finished_at),
               e.duration_ms, who(), _version(), e.outcome, e.error) for e in entries])
+        if not apply:
+            return
         done = [e for e in entries if e.outcome == "ok"]
         applied = [e for e in done if e.direction in _ADDS and e.kind != "repeatable"]
         removed = [e for e in done if e.direction in _REMOVES and e.kind != "repeatable"]
@@ -293,15 +470,22 @@ class History:
                 "VALUES (?, ?, ?, ?, ?, ?)"),
                 [(e.name, e.phase, e.checksum, e.body, self.db.timestamp(e.finished_at),
                   e.run_id) for e in again if e.body])
-        if removed:
+        self.remove_applied([e.version for e in removed])
+        self.add_applied(applied)
+
+    def remove_applied(self, versions):
+        if versions:
             self.db.executemany(self.sql("DELETE FROM {p}migrations WHERE version = ?"),
-                                [(e.version,) for e in removed])
-        if applied:
+                                [(v,) for v in versions])
+
+    def add_applied(self, entries):
+        """Rows of the migrations table, from the entries that applied them."""
+        if entries:
             self.db.executemany(self.sql(
                 "INSERT INTO {p}migrations (version, name, phase, kind, checksum, applied_at, "
                 "run_id) VALUES (?, ?, ?, ?, ?, ?, ?)"),
                 [(e.version, e.name, e.phase, e.kind, e.checksum,
-                  self.db.timestamp(e.finished_at), e.run_id) for e in applied])
+                  self.db.timestamp(e.finished_at), e.run_id) for e in entries])
 
 
 _ADDS = ("up", "baseline", "force-up")
@@ -361,9 +545,43 @@ def _version():
     return __version__
 
 
-def _json(text):
-    if text is None:
-        return None
-    import json
+TABLES = ("meta", "migrations", "history", "runs", "backups", "repeatables")
 
-    return json.loads(text)
+_UNREADABLE = object()  # a meta value that is not the JSON object ferryman wrote
+
+
+def _clip(text, limit=60):
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json_type(value):
+    return {str: "string", list: "array", bool: "boolean", type(None): "null"}.get(
+        type(value), "number")
+
+
+def _versions(versions):
+    shown = ", ".join(map(str, versions[:10]))
+    return shown + (f" and {len(versions) - 10} more" if len(versions) > 10 else "")
+
+
+def _repair(state):
+    """What a person runs to repair a damaged state (see State.problems).
+
+    `ferryman force V` rebuilds ferryman's tables consistently (api.Migrator.force):
+    it creates the missing ones, rewrites schema_version, clears the dirty mark, and
+    records exactly the migrations up to V as applied in both the migrations table
+    and the history, running nothing. V is the version the surviving tables say the
+    database is at; when nothing says it, only a person can tell."""
+    restore = ("restore a backup taken before the damage (`ferryman backup list`, then "
+               "`ferryman backup restore ID`)")
+    if "migrations" not in state.tables and state.history_applied is None:
+        return ("ferryman cannot tell what was applied here: " + restore + "; or, once you "
+                "know the version the schema is at, record it with `ferryman baseline "
+                "VERSION` (it runs nothing)")
+    versions = {a.version for a in state.applied} | (state.history_applied or set())
+    version = max(versions) if versions else 0
+    return (f"look at `ferryman history` and the schema; if the database is at version "
+            f"{version}, run `ferryman force {version}`: it rebuilds ferryman's tables "
+            f"with the migrations up to {version} recorded as applied, and runs nothing; or "
+            + restore)

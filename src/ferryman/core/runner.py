@@ -434,7 +434,10 @@ class Runner:
             raise self._needs_person(error, "the connection was lost while committing; "
                                      "whether the run committed is unknown")
         if failure.dirty:
-            self._unrecoverable(error, "the database is dirty",
+            # Worded for both endings: a restore that brings it back (no "the database
+            # is dirty" then, issue 8 item 19), or a dirty mark left for a person.
+            self._unrecoverable(error, "it stopped part way outside a transaction, so it "
+                                "could not be rolled back",
                                 lambda: self._finish("dirty", error))
         rolled_back, to_undo = [], list(self.committed)
         if to_undo:

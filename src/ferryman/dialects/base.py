@@ -129,6 +129,27 @@ class Dialect:
         """The parameter for a timestamp column: ISO 8601 UTC text unless overridden."""
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
+    # -- ferryman's own tables (core/history.py checks them against each other) --------
+    def tables_present(self, names):
+        """The subset of ``names`` (unquoted, as ferryman's statements write them) that
+        resolve to a table for this connection. Default: try each one; an engine
+        overrides it with one catalog query."""
+        present = set()
+        for name in names:
+            try:
+                self.query(f"SELECT 1 FROM {name} WHERE 1 = 0")
+            except DriverError as exc:
+                if not exc.missing_table:
+                    raise
+            else:
+                present.add(name)
+        return present
+
+    def has_other_tables(self, prefix):
+        """Whether the database holds tables that are not ferryman's (named ``prefix``...):
+        a database made by hand or by another tool, which `ferryman baseline` adopts."""
+        return False
+
     def lock_budget(self):
         """How many locks one transaction may hold before the core commits a chunk;
         None when the engine has no such limit."""

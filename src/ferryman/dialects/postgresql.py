@@ -174,6 +174,25 @@ class PostgreSQLDialect(Dialect):
             pass  # a lost connection has released it already
 
     # -- facts ------------------------------------------------------------------------
+    def tables_present(self, names):
+        # to_regclass resolves a name through the search_path as ferryman's unqualified
+        # statements do, and answers NULL (no error, so an open transaction survives)
+        # when there is no such relation.
+        rows = self.query("SELECT n FROM unnest(%s::text[]) AS n "
+                          "WHERE to_regclass(n) IS NOT NULL", (list(names),))
+        return {row[0] for row in rows}
+
+    def has_other_tables(self, prefix):
+        # Tables in the schemas of the search_path (where an unqualified CREATE TABLE
+        # goes), except ferryman's and those an extension owns (PostGIS's
+        # spatial_ref_sys is not the user's schema).
+        return bool(self.query(
+            "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY (current_schemas(false)) "
+            "AND left(c.relname, length(%s)) <> lower(%s) AND NOT EXISTS (SELECT 1 FROM "
+            "pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+            "AND d.deptype = 'e') LIMIT 1", (prefix, prefix)))
+
     def server_version(self):
         number = self.connection.info.server_version
         return f"{number // 10000}.{number % 10000}"

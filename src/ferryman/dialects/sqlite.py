@@ -170,6 +170,19 @@ class SQLiteDialect(Dialect):
     def server_version(self):
         return sqlite3.sqlite_version
 
+    def tables_present(self, names):
+        # One catalog read; SQLite compares names without regard to (ASCII) case.
+        wanted = {name.lower(): name for name in names}
+        rows = self.query("SELECT lower(name) FROM sqlite_master WHERE type = 'table'")
+        return {wanted[row[0]] for row in rows if row[0] in wanted}
+
+    def has_other_tables(self, prefix):
+        # sqlite_* tables are SQLite's own (sqlite_sequence, sqlite_stat1).
+        return bool(self.query(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+            "AND lower(substr(name, 1, ?)) <> lower(?) LIMIT 1", (len(prefix), prefix)))
+
     @staticmethod
     def needs_autocommit(words):
         # VACUUM cannot run in a transaction; journal_mode and foreign_keys pragmas are

@@ -29,7 +29,8 @@ def last_run(migrator):
         runs = {r["id"]: r for r in history.runs(limit=1000)}
     finally:
         db.close()
-    latest = next((e for e in entries if e["outcome"] == "ok"), None)
+    # force and baseline are changes too (their own rows: 'forced', 'baselined').
+    latest = next((e for e in entries if e["outcome"] in ("ok", "forced", "baselined")), None)
     if latest is None or latest["direction"] not in CHANGES:
         what = f"`{latest['direction']}`" if latest else "nothing"
         raise InputError(f"nothing to roll back: the last change recorded was {what}",
@@ -91,7 +92,8 @@ def restore_backup(migrator, backup_id, *, yes=False, confirm=None, reason=None)
                          hint="pass --yes (API: yes=True) to restore without asking")
     with migrator._locked() as db:
         history = History(db, migrator.prefix)
-        state = history.read_state()
+        # Lenient: restoring a backup is how damaged ferryman tables are repaired.
+        state = history.read_state(strict=False)
         # The safety backup reads the live database while a PostgreSQL restore fills a
         # fresh one (restore_backup's slowest steps, side by side); it must be complete
         # before the live database is touched, which is when the provider asks.
