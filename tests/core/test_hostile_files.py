@@ -130,6 +130,17 @@ def test_a_name_that_looks_like_a_migration_must_parse(cli, sqlite_url, migratio
     assert not os.path.exists(sqlite_path(sqlite_url))
 
 
+def test_the_problem_says_why_a_name_cannot_be_taken(migrations):
+    folder = migrations(dict(USERS, **{"2_other.up.sqlite": "", "3.down.txt": "",
+                                       "4_x.up.SQL": ""}))
+    problems = "\n".join(problems_of(folder))
+    assert ("2_other.up.sqlite: name does not follow" in problems
+            and "(ferryman runs only .sql and .py files, though golang-migrate would run "
+                "this one; rename it" in problems), problems
+    assert "(ferryman runs only .sql and .py files; rename it" in problems
+    assert "(the extension must be .sql or .py, in lower case; rename it" in problems
+
+
 def test_a_down_file_without_an_up_file_is_a_problem(migrations):
     folder = migrations(dict(USERS, **{"5_z.down.sql": "DROP TABLE z;\n"}))
     (problem,) = problems_of(folder)

@@ -63,6 +63,7 @@ _CONTROL_NAMES = {0x00: "NUL", 0x08: "backspace", 0x0B: "vertical tab", 0x1B: "e
                   0x7F: "DEL"}
 # A name that looks like a migration (see the module's docstring): it must parse.
 _VERSIONED = re.compile(r"^[0-9]+[_.]")
+_GOLANG_MIGRATE = re.compile(r"^([0-9]+)_(.*)\.(down|up)\.(.*)$", re.S)  # its file source
 
 
 class Migration:
@@ -456,8 +457,9 @@ def looks_like_migration(filename):
 def _naming_problem(path, filename):
     lower = filename.lower()
     if not lower.endswith((".sql", ".py")):
-        why = ("ferryman runs only .sql and .py files, though golang-migrate would run "
-               "this one; ")
+        why = "ferryman runs only .sql and .py files" + (
+            ", though golang-migrate would run this one; " if _GOLANG_MIGRATE.match(filename)
+            else "; ")
     elif not filename.endswith((".sql", ".py")):
         why = "the extension must be .sql or .py, in lower case; "
     else:
