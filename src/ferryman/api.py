@@ -243,7 +243,8 @@ class Migrator:
             safety = safety or self.run_safety()
             runner = Runner(db, listing, prefix=self.prefix, lock_timeout=s.lock_timeout,
                             transaction=s.transaction, timeout=timeout or s.timeout,
-                            safety=safety, consumers=self.consumers, options=options)
+                            safety=safety, consumers=self.consumers, options=options,
+                            reconnect=self._connect)
             result = runner.execute(command, planner)
         except MigrationError as exc:
             _suggest_baseline(exc, state)

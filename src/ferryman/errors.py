@@ -7,6 +7,7 @@
     │   └── OutOfOrderError        a pending migration below the highest applied one
     ├── MigrationError        (1)  a migration failed and the database was brought back
     │   └── RollbackError     (3)  ... and could not be brought back: needs a person
+    ├── Interrupted     (130/143)  SIGINT/SIGTERM stopped it; a run in progress rolled back
     ├── StateError            (3)  the database needs a person before anything runs
     │   ├── DirtyError             a migration started and neither finished nor rolled back
     │   ├── ChecksumError          an applied migration's file was edited
@@ -28,7 +29,8 @@ This module is on the path of ``ferryman status``: it imports nothing.
 
 __all__ = [
     "FerrymanError", "InputError", "ConfigError", "SourceError", "OutOfOrderError",
-    "MigrationError", "RollbackError", "StateError", "DirtyError", "ChecksumError",
+    "MigrationError", "RollbackError", "Interrupted", "StateError", "DirtyError",
+    "ChecksumError",
     "MissingMigrationError", "DatabaseAheadError", "SchemaVersionError", "DamagedStateError",
     "BlockedError", "ConnectError", "LockTimeout", "DriverError",
 ]
@@ -145,6 +147,22 @@ class MigrationError(FerrymanError):
 
     def __init__(self, message, *, rolled_back=(), run_id=None, **kwargs):
         super().__init__(message, **kwargs)
+        self.rolled_back = list(rolled_back)
+        self.run_id = run_id
+
+
+class Interrupted(FerrymanError):
+    """SIGINT or SIGTERM stopped the command (issue 8, item 13). A run in progress was
+    stopped (its running statement cancelled) and rolled back as for a failure first; the
+    message says where the database is. ``exit_code`` is 128 + the signal's number, as a
+    shell reports a process that a signal ended: 130 for SIGINT, 143 for SIGTERM. When the
+    run could not be brought back, RollbackError (3) is raised instead."""
+
+    def __init__(self, message, *, signal_name, exit_code, rolled_back=(), run_id=None,
+                 **kwargs):
+        super().__init__(message, **kwargs)
+        self.signal_name = signal_name
+        self.exit_code = exit_code
         self.rolled_back = list(rolled_back)
         self.run_id = run_id
 

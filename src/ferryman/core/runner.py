@@ -21,13 +21,19 @@ undone through their inverse steps, newest first. When that is impossible (no do
 migration, a down that fails, a half-done no-transaction migration) the runner stops
 at a consistent point, marks the database dirty with what happened, and raises
 ``RollbackError`` (exit code 3).
+
+Stopping. A signal (the CLI's handler, see ``request_stop``) or the run's timeout
+cancels the running statement from another thread; the run then rolls back as for a
+failure and says why: ``Interrupted`` (exit code 130 or 143) for a signal. A run that
+lost its connection opens a new one (``reconnect``) to record the failure and to undo
+what it committed, and says that running it again is the fix (issue 8, items 13, 18).
 """
 
 import time
 from collections import deque
 from datetime import datetime, timezone
 
-from ..errors import (DriverError, FerrymanError, LockTimeout, MigrationError,
+from ..errors import (DriverError, FerrymanError, Interrupted, LockTimeout, MigrationError,
                       RollbackError)
 from ..events import (ChunkCommitted, ChunkSplit, LockAcquired, LockWaiting, Message,
                       RollbackStarted, RunFinished, RunStarted, StepFailed, StepFinished,
@@ -36,6 +42,73 @@ from .history import Entry, History
 from .plan import Checkpoint, check_state
 
 BUDGET_EVERY = 50  # steps between two looks at the lock table
+RECONNECT_LOCK_WAIT = 10.0  # seconds to retake the lock after a lost connection
+
+
+# -- stopping on a signal (issue 8, item 13) -------------------------------------------
+# The runs in progress in this process, and the stop request once a signal came. Plain
+# containers: add, discard, append and list() are atomic under the GIL, and the CLI's
+# signal watcher reads them from its own thread.
+_ACTIVE = set()
+_STOP = []  # [(signal name, exit code)] once the process was asked to stop
+_FINISHED = [0]  # runs that ended since clear_stop (committed or brought back)
+
+
+class StopRequested(KeyboardInterrupt):
+    """What the CLI's signal handler raises in the main thread where no run can be left
+    half done: no run is in progress there (so nothing of this run changed yet, or the
+    run is over), or the run's migration is in its own Python code, where the runner
+    catches it. A KeyboardInterrupt, so a driver treats it as Ctrl-C (psycopg cancels the
+    query it waits for)."""
+
+    def __init__(self, signal_name, exit_code):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = exit_code
+        self.after_run = _FINISHED[0] > 0
+
+    def error(self):
+        """The Interrupted error the CLI prints."""
+        if self.after_run:
+            what = ("after a run had ended: what it committed stands (`ferryman status` "
+                    "shows where the database is)")
+        else:
+            what = "before any migration ran: nothing was changed"
+        return Interrupted(f"interrupted by {self.signal_name} {what}",
+                           signal_name=self.signal_name, exit_code=self.exit_code)
+
+
+def request_stop(signal_name, exit_code):
+    """Ask every run of this process to stop; from any thread (the CLI's signal
+    watcher). Each run marks itself and cancels its running statement. Returns True
+    while a run has yet to notice: ask again shortly, since a cancel that came just
+    before a statement began stops nothing."""
+    if not _STOP:
+        _STOP.append((signal_name, exit_code))
+    waiting = False
+    for runner in list(_ACTIVE):
+        waiting = runner.interrupt(signal_name, exit_code) or waiting
+    return waiting
+
+
+def stop_here(thread_id):
+    """For the signal handler in thread ``thread_id``: whether to raise StopRequested
+    there now. No: a run is in progress and will stop at its next step, rolled back
+    (raising inside ferryman's own bookkeeping could leave it half written). Yes: no
+    run is in progress, or this thread's run is in its migration's own Python code."""
+    runs = list(_ACTIVE)
+    return not runs or any(r.thread == thread_id and r.in_user_code and not r.recovering
+                           for r in runs)
+
+
+def clear_stop():
+    """Forget a stop request and the runs that ended (the CLI, around each command)."""
+    _STOP.clear()
+    _FINISHED[0] = 0
+
+
+def _stop_requested():
+    return _STOP[0] if _STOP else None
 
 
 def now():
@@ -98,6 +171,7 @@ def acquire_lock(db, name, timeout, consumers):
     start = time.monotonic()
     delay, next_report, attempts = 0.05, 0.0, 0
     while True:
+        _raise_if_stopped()
         if db.try_lock(name):
             if attempts:
                 emit(consumers, LockAcquired(time.monotonic() - start))
@@ -117,12 +191,25 @@ def acquire_lock(db, name, timeout, consumers):
         delay = min(delay * 1.5, 1.0)
 
 
+def _raise_if_stopped():
+    """Before a run changes anything: a stop request ends it here."""
+    stop = _stop_requested()
+    if stop is not None:
+        raise StopRequested(*stop).error()
+
+
 class Runner:
-    """Runs steps against one open database connection (a dialect)."""
+    """Runs steps against one open database connection (a dialect).
+
+    ``reconnect()`` opens a new connection like the first; with it, a run that lost
+    its connection records its failure and undoes what it committed (issue 8, 18).
+    """
 
     def __init__(self, db, listing, *, prefix="ferryman_", lock_timeout=600.0,
-                 transaction="run", timeout=None, safety=None, consumers=(), options=()):
+                 transaction="run", timeout=None, safety=None, consumers=(), options=(),
+                 reconnect=None):
         self.db = db
+        self.reconnect = reconnect
         self.dialect = type(db)
         self.listing = listing
         self.history = History(db, prefix)
@@ -134,6 +221,12 @@ class Runner:
         self.consumers = list(consumers)
         self.options = tuple(options)  # compile options, e.g. (("concurrent_indexes", True),)
         self.expired = False
+        self.lost = False  # the run's first connection was lost (see _ensure_connection)
+        self.interrupted = None  # the signal's name once asked to stop (request_stop)
+        self.stop_code = None
+        self.recovering = False  # rolling back: a stop request cancels nothing now
+        self.in_user_code = False  # in a Python migration's own code
+        self.thread = None
 
     # -- the whole command ------------------------------------------------------------
     def execute(self, command, planner):
@@ -143,6 +236,8 @@ class Runner:
         steps, run)`` takes the backup and returns its id (see Safety). Nothing to do
         is an empty result, not an error.
         """
+        first = self.db
+        _raise_if_stopped()
         acquire_lock(self.db, self.prefix, self.lock_timeout, self.consumers)
         try:
             state = self.history.read_state()
@@ -157,6 +252,8 @@ class Runner:
             return self._run(run, steps, state)
         finally:
             self.db.unlock(self.prefix)
+            if self.db is not first:  # opened by _reconnect; the caller closes its own
+                self.db.close()
 
     # -- the run ----------------------------------------------------------------------
     def _run(self, run, steps, state):
@@ -169,16 +266,26 @@ class Runner:
         real = [s for s in steps if not isinstance(s, Checkpoint)]
         emit(self.consumers, RunStarted(run.id, run.command, self.db.describe(), tuple(
             (s.version, s.migration.name, s.direction) for s in real)))
+        import threading
+
+        self.thread = threading.get_ident()
+        _ACTIVE.add(self)
+        stop = _stop_requested()
+        if stop is not None:  # asked before this run began: it stops at its first step
+            self.interrupt(*stop)
         watchdog = self._start_watchdog()
         try:
             self._run_steps(deque(steps), len(real))
         except StepFailure as failure:
             self._recover(failure)  # always raises
         except DriverError as exc:  # ferryman's own statements (history, dirty marks)
-            what = self._expired_text() or f"ferryman could not write its own tables: {exc.message}"
-            self._recover(StepFailure(None, MigrationError(
-                what, db_message=exc.db_message, sqlstate=exc.sqlstate)))
+            what = self._stop_text() or f"ferryman could not write its own tables: {exc.message}"
+            error = MigrationError(what, db_message=exc.db_message, sqlstate=exc.sqlstate)
+            error.transient = exc.transient and not self._stop_text()
+            self._recover(StepFailure(None, error))
         finally:
+            _ACTIVE.discard(self)
+            _FINISHED[0] += 1
             if watchdog is not None:
                 watchdog.cancel()
         run.to_version = max(self.applied) if self.applied else None
@@ -204,6 +311,23 @@ class Runner:
     def _expired_text(self):
         return f"the run went over its timeout of {self.timeout:g}s" if self.expired else None
 
+    def _stop_text(self):
+        """Why the run is stopping though nothing failed: a signal, or its timeout."""
+        if self.interrupted:
+            return f"interrupted by {self.interrupted}"
+        return self._expired_text()
+
+    def interrupt(self, signal_name, exit_code):
+        """Stop the run; from any thread (request_stop). It cancels the running
+        statement; the run notices at its next statement or step and rolls back as for
+        a failure. Returns True until the run has noticed."""
+        if self.interrupted is None:
+            self.interrupted, self.stop_code = signal_name, exit_code
+        if self.recovering:
+            return False
+        self.db.cancel()
+        return True
+
     def _run_steps(self, queue, total):
         max_batch = None
         while queue:
@@ -214,9 +338,9 @@ class Runner:
                 queue.popleft()
                 self._checkpoint(step)
                 continue
-            if self.expired:
+            if self._stop_text():
                 raise StepFailure(step, MigrationError(
-                    self._expired_text() + f"; {step.label} did not start",
+                    self._stop_text() + f"; {step.label} did not start",
                     version=step.version, file=step.migration.path))
             compiled = self._compiled(step)
             index = len(self.done)  # the steps of this run done so far
@@ -256,6 +380,9 @@ class Runner:
         self.run.to_version = max(self.applied) if self.applied else None
         self.history.record([entry for _s, entry, _r in self.batch])
         self.history.finish_run(self.run, "ok")
+        if self.interrupted:  # the last look before the commit makes it all stand
+            raise StepFailure(None, MigrationError(
+                f"interrupted by {self.interrupted} before the run committed"))
         self._commit()
 
     def _checkpoint(self, checkpoint):
@@ -310,7 +437,12 @@ class Runner:
         emit(self.consumers, StepStarted(m.version, m.name, m.phase, step.direction, index,
                                          total))
         started_at, started = now(), time.monotonic()
-        self._execute(step, compiled)
+        try:
+            self._execute(step, compiled)
+        except StepFailure as failure:
+            if getattr(failure.error, "transaction_ended", False):
+                self._transaction_ended(step, failure)
+            raise
         entry = _entry(self.run.id, step, started_at)
         result = _step_result(step, _ms(started))
         self.batch.append((step, entry, result))
@@ -361,13 +493,18 @@ class Runner:
             self._execute_python(step, script)
             return
         for index, statement in enumerate(compiled.statements):
+            if self.interrupted:  # a cancel just before a statement began stops nothing
+                raise StepFailure(step, MigrationError(
+                    f"{script.path}: interrupted by {self.interrupted} before statement "
+                    f"{index + 1} of {len(compiled.statements)}", file=script.path,
+                    version=m.version, statement=statement.text, line=statement.line))
             if progress is not None and index:
                 progress["statement_index"] = index
                 self.history.set_dirty(progress)
             try:
                 self._statement(statement, progress is not None, step)
             except DriverError as exc:
-                why = self._expired_text() or exc.message
+                why = self._stop_text() or exc.message
                 error = MigrationError(
                     f"{script.path}: statement {index + 1} of "
                     f"{len(compiled.statements)} failed: {why}",
@@ -376,7 +513,7 @@ class Runner:
                 # _run_steps reads it: a full lock table splits the chunk, not the run;
                 # the API reads transient: a run that failed on one may be retried.
                 error.lock_exhausted = exc.lock_exhausted
-                error.transient = exc.transient and not self.expired
+                error.transient = exc.transient and not self._stop_text()
                 raise StepFailure(step, error) from exc
 
     def _statement(self, statement, autocommit, step):
@@ -401,9 +538,24 @@ class Runner:
         from .python import run_python
 
         try:
-            run_python(self.db, step.migration, step.direction, script)
+            run_python(self.db, step.migration, step.direction, script, self._call_user)
         except FerrymanError as exc:
+            if self._stop_text():
+                exc.transient = False
             raise StepFailure(step, exc) from exc
+        if self._stop_text():  # it returned, though a statement of its was cancelled
+            raise StepFailure(step, MigrationError(
+                f"{script.path}: {self._stop_text()} while {step.direction}() ran",
+                file=script.path, version=step.version))
+
+    def _call_user(self, function, ctx):
+        """Call a Python migration's function, marked as the migration's own code: a
+        signal's handler may raise StopRequested only there (see stop_here)."""
+        self.in_user_code = True
+        try:
+            function(ctx)
+        finally:
+            self.in_user_code = False
 
     def _track(self, step):
         if step.version is None:  # a repeatable migration has no version
@@ -419,7 +571,9 @@ class Runner:
 
     # -- failure ----------------------------------------------------------------------
     def _recover(self, failure):
+        self.recovering = True  # from here on, a stop request cancels nothing
         self.db.rollback()
+        self._ensure_connection()
         for done_step, _entry, _result in self.batch:
             self.done.remove(_result)
             self._untrack(done_step)
@@ -430,7 +584,7 @@ class Runner:
         if step is not None:
             emit(self.consumers, StepFailed(step.version, step.migration.name,
                                             step.direction, error.message))
-        if failure.at_commit and getattr(error, "connection_lost", False):
+        if failure.at_commit and (getattr(error, "connection_lost", False) or self.lost):
             raise self._needs_person(error, "the connection was lost while committing; "
                                      "whether the run committed is unknown")
         if failure.dirty:
@@ -460,6 +614,10 @@ class Runner:
                 self._unrecoverable(error, f"rolling back failed at {undo.label}: {reason}",
                                     mark, rolled_back)
             rolled_back.append(done_step.version)
+        if self.interrupted or getattr(error, "transient", False):
+            final = self._stopped_or_transient(error, step, rolled_back)
+            self._finish("rolled_back", error, final.message)
+            raise final
         self._finish("rolled_back", error)
         raise _carry(error, MigrationError(
             error.message + (f"\nthe run was rolled back ({len(rolled_back)} migration"
@@ -472,6 +630,107 @@ class Runner:
             line=error.line, db_message=error.db_message, sqlstate=error.sqlstate,
             rolled_back=rolled_back, run_id=self.run.id,
             hint=f"fix {error.file or 'the migration'} and run the command again"))
+
+    def _stopped_or_transient(self, error, step, rolled_back):
+        """The error of a run brought back after a signal (Interrupted) or a transient
+        failure: nothing needs fixing in the migration, running it again is the fix
+        (issue 8, items 13 and 18)."""
+        where = (f"rolled back to version {_label(self.run.from_version)}, where the run "
+                 "started" + (f" ({len(rolled_back)} migration"
+                              f"{'s' if len(rolled_back) != 1 else ''} undone)"
+                              if rolled_back else ""))
+        during = f" during {step.label}" if step is not None else ""
+        facts = dict(file=error.file, version=error.version, statement=error.statement,
+                     line=error.line, db_message=error.db_message, sqlstate=error.sqlstate,
+                     rolled_back=rolled_back, run_id=self.run.id)
+        again = f"`ferryman {self.run.command}`"
+        if self.interrupted:
+            return Interrupted(f"interrupted by {self.interrupted}{during}: {where}",
+                               signal_name=self.interrupted, exit_code=self.stop_code,
+                               hint=f"nothing needs fixing: run {again} again to finish",
+                               **facts)
+        what = (f"the connection to the database was lost and the server rolled the "
+                f"transaction back: {where}" if self.lost else where)
+        name = step.label if step is not None else "the migration"
+        final = MigrationError(
+            f"{error.message}\nthis failure is transient; {what}. Nothing is wrong with "
+            f"{name}: a lost connection, a serialization failure, a deadlock, a lock "
+            "timeout or a server shutdown can pass on another try",
+            hint=f"run {again} again, or let ferryman retry such failures itself: "
+                 "--retries N (retries in ferryman.toml, FERRYMAN_RETRIES)", **facts)
+        final.transient = True
+        return final
+
+    def _ensure_connection(self):
+        """After a lost connection (the server ended it, the network dropped), open a
+        new one and take the migration lock again, so that the failure is recorded and
+        what the run committed can be undone (issue 8, item 18). The lost session's
+        lock went with it; another runner that took it since wins, and this run records
+        nothing (a warning says so). Best effort: False when still without one."""
+        if not self.db.connection_lost():
+            return True
+        self.lost = True
+        if self.reconnect is None:
+            return False
+        try:
+            db = self.reconnect()
+        except FerrymanError as exc:
+            emit(self.consumers, Message("warning", "the connection was lost and could not "
+                                         f"be opened again: {exc.message}"))
+            return False
+        try:
+            acquire_lock(db, self.prefix, min(self.lock_timeout, RECONNECT_LOCK_WAIT),
+                         self.consumers)
+        except FerrymanError as exc:
+            db.close()
+            emit(self.consumers, Message("warning", "the connection was lost; a new one "
+                                         f"could not take the migration lock: {exc.message}"))
+            return False
+        self.db = db
+        self.history = History(db, self.prefix)
+        return True
+
+    def _transaction_ended(self, step, failure):
+        """A Python migration ended the run's transaction itself (a COMMIT or ROLLBACK
+        that reached the driver past the guard, issue 8 item 4): what the transaction
+        held is committed or gone, and what ran after it is committed. Nothing can roll
+        that back, so the database is marked dirty at the migration, with the truth."""
+        self.db.rollback()  # whatever the migration began after ending ferryman's
+        m = step.migration
+        others = [s.version for s, _e, _r in self.batch if s.version is not None]
+        dirty = {
+            "version": m.version, "name": m.name, "phase": m.phase,
+            "file": failure.error.file, "direction": step.direction, "run_id": self.run.id,
+            "since": now().isoformat(timespec="seconds"),
+            "previous_version": self._previous_version(step),
+            "reason": f"{step.label} ended ferryman's transaction itself: what it did is "
+                      "partly or wholly committed" + (
+                          f", and migrations {', '.join(map(str, others))} of the same "
+                          "transaction may be committed though not recorded"
+                          if others else ""),
+            "error": failure.error.message,
+        }
+        self.run_row = self._run_row_exists()
+
+        def write():
+            self.db.begin()
+            if not self.run_row:  # its row went with the transaction: write it again
+                self.history.prepare(self.state)
+                self.history.start_run(self.run)
+            self.history.set_dirty(dirty)
+            self.db.commit()
+            self.run_row = True
+
+        self._write_safely(write)
+        failure.dirty = True
+
+    def _run_row_exists(self):
+        try:
+            rows = self.db.query(self.history.sql("SELECT count(*) FROM {p}runs WHERE id = ?"),
+                                 (self.run.id,))
+        except DriverError:
+            return False
+        return rows[0][0] > 0
 
     def _undo(self, step):
         compiled = self._compiled(step)
@@ -495,7 +754,7 @@ class Runner:
         else:
             self.applied.add(step.version)
 
-    def _finish(self, outcome, error):
+    def _finish(self, outcome, error, message=None):
         run = self.run
         run.finished_at = now()
         run.to_version = max(self.applied) if self.applied else None
@@ -512,7 +771,8 @@ class Runner:
             if not self.run_row:
                 self.history.prepare(self.state)
             self.history.record(entries)
-            self.history.finish_run(run, outcome, error.message, exists=self.run_row)
+            self.history.finish_run(run, outcome, message or error.message,
+                                    exists=self.run_row)
             self.db.commit()
             self.run_row = True
 
@@ -536,7 +796,9 @@ class Runner:
         self._finish("rollback_failed", error)
 
     def _write_safely(self, write):
-        """Best effort: the connection may be gone; status will tell the truth anyway."""
+        """Best effort: the connection may be gone (then a new one is tried); status
+        will tell the truth anyway."""
+        self._ensure_connection()
         try:
             write()
         except (DriverError, FerrymanError) as exc:

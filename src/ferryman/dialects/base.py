@@ -85,6 +85,17 @@ class Dialect:
     def cancel(self):
         """Stop the statement running on this connection; safe from another thread."""
 
+    def transaction_open(self):
+        """Whether the driver says a transaction is open on the connection, whoever
+        began it: a Python migration that sent COMMIT as SQL ended the core's (issue 8,
+        item 4). Default: the core's own bookkeeping."""
+        return self.in_transaction
+
+    def connection_lost(self):
+        """Whether the connection is gone (the server ended it, the network dropped):
+        the core then opens a new one to record the failure (issue 8, item 18)."""
+        return False
+
     # -- the lock ---------------------------------------------------------------------
     def try_lock(self, name):
         raise NotImplementedError

@@ -129,6 +129,18 @@ class PostgreSQLDialect(Dialect):
         except Exception:  # nothing running, or the connection is gone: nothing to stop
             pass
 
+    def transaction_open(self):
+        # libpq's view: INTRANS or INERROR (a failed statement), not IDLE.
+        from psycopg.pq import TransactionStatus
+
+        return self.connection.info.transaction_status in (TransactionStatus.INTRANS,
+                                                           TransactionStatus.INERROR)
+
+    def connection_lost(self):
+        # broken: the server or the network ended it (pg_terminate_backend, a restart);
+        # such an error is AdminShutdown (57P01), not of class 08.
+        return self.connection.broken or self.connection.closed
+
     # -- the lock ---------------------------------------------------------------------
     def _key(self, name):
         digest = hashlib.sha256(f"ferryman:{self.url.database}:{name}".encode()).digest()

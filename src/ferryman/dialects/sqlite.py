@@ -81,7 +81,12 @@ class SQLiteDialect(Dialect):
             self._deadline = None
 
     def cancel(self):
+        # sqlite3 allows interrupt() from any thread; with no statement running it does
+        # nothing (https://sqlite.org/c3ref/interrupt.html).
         self.connection.interrupt()
+
+    def transaction_open(self):
+        return self.connection.in_transaction
 
     def translate(self, exc):
         """A driver exception raised in a Python migration, as ferryman's DriverError."""
