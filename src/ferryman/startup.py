@@ -50,7 +50,11 @@ def migrate_on_startup(database_url=None, migrations=None, *, config=None, logge
             from .core.plan import dirty_error
 
             raise dirty_error(before.dirty_details)
-        if before.pending_count == 0 and before.current_version == before.head_version:
+        # A problem (ferryman's tables damaged, an applied file edited or gone) is
+        # what `up` refuses: let it refuse, so the application does not start on a
+        # database nobody can vouch for (issue 8, items 2 and 19).
+        if (not before.problems and before.pending_count == 0
+                and before.current_version == before.head_version):
             logger.info("database %s is at version %s; nothing to migrate", before.database,
                         before.current_version)
             return before

@@ -162,3 +162,21 @@ def test_examples_refuse_to_serve_when_a_migration_fails(framework, sqlite_url, 
     assert process.returncode != 0
     assert "nowhere" in output
     assert tables(sqlite_url) == []
+
+
+@pytest.mark.parametrize("damage", ["drop meta", "edit applied file"])
+def test_start_up_refuses_a_database_that_up_would_refuse_even_with_nothing_pending(
+        damage, db_url, migrations, tmp_path):
+    """Nothing pending is no reason to start on damaged state: the fast path of start-up
+    must fail as `up` would, with exit 3, and run nothing."""
+    folder = migrations(SLOW)
+    ferryman.migrate_on_startup(database_url=db_url, migrations=folder, backup=False)
+    if damage == "drop meta":
+        query(db_url, "DROP TABLE ferryman_meta")
+    else:
+        with open(os.path.join(folder, "3_more.up.sql"), "a") as handle:
+            handle.write("\n-- edited after it was applied\n")
+    with pytest.raises(ferryman.FerrymanError) as caught:
+        ferryman.migrate_on_startup(database_url=db_url, migrations=folder, backup=False)
+    assert caught.value.exit_code == 3, caught.value.details()
+    assert query(db_url, "SELECT n FROM counter") == [(11,)]
