@@ -97,6 +97,9 @@ class Migrator:
         try:
             acquire_lock(db, self.prefix, self.settings.lock_timeout, self.consumers)
             try:
+                # A read-only SQLite file, or another connection's write lock past the
+                # lock timeout: exit 4 before anything changes (issue 8, items 15, 17).
+                db.ready_to_write(self.settings.lock_timeout)
                 yield db
             finally:
                 db.unlock(self.prefix)
@@ -156,10 +159,16 @@ class Migrator:
         check_state(listing, state)
         return Validation(len(listing.migrations), len(state.applied), self.url.redacted())
 
-    def _read_state(self):
+    def _read_state(self, lock_timeout=None):
+        """The state, read-only. ``lock_timeout``: how long to wait for another
+        connection's lock on the database (SQLite's busy lock, before a run) before
+        raising LockTimeout; else the engine's own wait."""
         db = self._connect(readonly=True)
         try:
-            return History(db, self.prefix).read_state()
+            if lock_timeout is None:
+                return History(db, self.prefix).read_state()
+            with db.lock_wait(lock_timeout):
+                return History(db, self.prefix).read_state()
         finally:
             db.close()
 
@@ -232,12 +241,14 @@ class Migrator:
         are compile options (concurrent_indexes); ``timeout`` bounds the whole run."""
         # Plan on a read-only look first: bad input and nothing-to-do end here, before
         # the lock, a backup, or a writable connection (which creates a SQLite file).
-        # The runner plans again under the lock, where it counts.
-        state = self._read_state()
+        # The runner plans again under the lock, where it counts. Each wait for a lock
+        # before the run (another writer of a SQLite file, another ferryman) is bounded
+        # by --lock-timeout (issue 8, item 15).
+        s = self.settings
+        state = self._read_state(lock_timeout=s.lock_timeout)
         check_state(listing, state)
         if not planner(listing, state):
             return RunResult(command, None, state.current_version, state.current_version)
-        s = self.settings
         db = self._connect()
         try:
             safety = safety or self.run_safety()

@@ -31,7 +31,8 @@ SETTINGS = {
     "password_file": ("path", None, "file holding the database password"),
     "migrations": ("path", None, "folder of migrations (the core phase)"),
     "table_prefix": ("identifier", "ferryman_", "prefix of ferryman's own tables"),
-    "lock_timeout": ("duration", 600.0, "how long to wait for another runner's lock"),
+    "lock_timeout": ("duration", 600.0, "how long to wait for another runner's lock "
+                     "(SQLite: also another connection's write lock)"),
     "transaction": (("run", "each"), "run",
                     "commit the whole run at once, or each migration on its own"),
     "allow_out_of_order": ("bool", False, "apply pending migrations below the highest applied"),

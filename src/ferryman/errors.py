@@ -17,7 +17,8 @@
     │   └── DamagedStateError      ferryman's own tables are missing, unreadable or disagree
     └── BlockedError          (4)  the environment stopped it before anything changed
         ├── ConnectError           database unreachable, authentication or TLS refused
-        ├── LockTimeout            another runner held the lock for too long
+        ├── LockTimeout            another runner (or SQLite writer) held a lock too long
+        ├── ReadOnlyDatabase       the database file or its folder cannot be written
         └── DriverError            the database refused a statement of ferryman's own
 
 Driver exceptions never reach a caller: dialects translate them at the boundary
@@ -32,7 +33,7 @@ __all__ = [
     "MigrationError", "RollbackError", "Interrupted", "StateError", "DirtyError",
     "ChecksumError",
     "MissingMigrationError", "DatabaseAheadError", "SchemaVersionError", "DamagedStateError",
-    "BlockedError", "ConnectError", "LockTimeout", "DriverError",
+    "BlockedError", "ConnectError", "LockTimeout", "ReadOnlyDatabase", "DriverError",
 ]
 
 _SECRETS = set()
@@ -223,7 +224,15 @@ class ConnectError(BlockedError):
 
 
 class LockTimeout(BlockedError):
-    """Another runner held the migration lock longer than the lock timeout."""
+    """Another runner held the migration lock longer than the lock timeout; on SQLite,
+    also another connection holding the database's write lock that long (issue 8,
+    item 15)."""
+
+
+class ReadOnlyDatabase(BlockedError):
+    """The database cannot be written by this process: a read-only file, or a folder
+    where SQLite cannot create its journal. Found before the backup and before any
+    migration runs (issue 8, item 17)."""
 
 
 class DriverError(BlockedError):

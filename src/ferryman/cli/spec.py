@@ -69,7 +69,8 @@ COMMON = [
     Opt("table_prefix", ("--table-prefix",), "str", "prefix of ferryman's tables "
         "(default ferryman_)", "PREFIX", setting=True),
     Opt("lock_timeout", ("--lock-timeout",), "duration",
-        "how long to wait for another runner (default 10m)", "DURATION", setting=True),
+        "how long to wait for another runner, or on SQLite another writer (default "
+        "10m)", "DURATION", setting=True),
     Opt("connect_timeout", ("--connect-timeout",), "duration",
         "how long to wait for the database (default 10s)", "DURATION", setting=True),
     Opt("service", ("--service",), "str", "a service of [services] (a multi-service "

@@ -246,6 +246,11 @@ class Runner:
             if not any(not isinstance(item, Checkpoint) for item in steps):
                 return Result(None, command, [], state.current_version,
                               state.current_version)
+            # Before the backup: a read-only database, or another connection's write
+            # lock held past the lock timeout, stops the run here with exit 4 and
+            # nothing changed (issue 8, items 15 and 17). The write lock taken is kept
+            # for the run's first transaction.
+            self.db.ready_to_write(self.lock_timeout, hold=True)
             run = Run(command, state.current_version)
             if self.safety is not None:
                 run.backup_id = self.safety.before_run(self.db, state, steps, run)

@@ -35,6 +35,8 @@ Checklist for whoever adds a dialect (the shared suite in tests/dialects checks 
    and a line for a person or None.
 """
 
+from contextlib import contextmanager
+
 from ..errors import DriverError
 
 
@@ -105,6 +107,23 @@ class Dialect:
 
     def unlock(self, name):
         raise NotImplementedError
+
+    # -- before a run writes (issue 8, items 15 and 17) --------------------------------
+    @contextmanager
+    def lock_wait(self, seconds):
+        """Within the block, a statement waits at most ``seconds`` for another
+        connection's lock on the database, then raises LockTimeout naming the holder.
+        For engines whose only such wait is the database's own lock (SQLite's busy
+        lock); the default changes nothing (PostgreSQL's waits for a table are the
+        statements' lock_timeout, --table-lock-timeout)."""
+        yield
+
+    def ready_to_write(self, timeout, hold=False):
+        """Raise BlockedError before the backup, before anything changes, when this
+        connection cannot write now: LockTimeout after waiting ``timeout`` seconds for
+        another connection's write lock, ReadOnlyDatabase for a read-only file. With
+        ``hold``, the engine may keep the write lock it took for the next ``begin()``.
+        The default checks nothing: a server reports these at the first write."""
 
     # -- facts ------------------------------------------------------------------------
     def server_version(self):

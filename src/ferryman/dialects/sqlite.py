@@ -8,13 +8,18 @@
   processes, and the kernel releases it when a holder dies, even by kill -9.
 - Read-only opens use ``mode=ro``, and a database file that does not exist is
   read as an empty database without creating it.
+- Before a run changes anything (before its backup), ``ready_to_write`` takes SQLite's
+  own write lock, waiting for another writer no longer than --lock-timeout, and proves
+  that a write is possible (a read-only file or folder is found there, not mid-run);
+  the run goes on in that transaction (issue 8, items 15 and 17).
 """
 
 import fcntl
 import os
 import sqlite3
+from contextlib import contextmanager
 
-from ..errors import ConnectError, DriverError, InputError
+from ..errors import ConnectError, DriverError, InputError, LockTimeout, ReadOnlyDatabase
 from .base import Dialect, quote_identifier
 
 
@@ -27,6 +32,7 @@ class SQLiteDialect(Dialect):
     def __init__(self, url, connection, statement_timeout=None):
         super().__init__(url, connection)
         self._lock_file = None
+        self._write_held = False  # ready_to_write(hold=True) kept the write lock
         self.statement_timeout = statement_timeout
         self._deadline = None
         if statement_timeout:
@@ -61,6 +67,8 @@ class SQLiteDialect(Dialect):
                 conn = sqlite3.connect(path, isolation_level=None, timeout=timeout,
                                        check_same_thread=False)
         except sqlite3.Error as exc:
+            if not readonly and not os.path.exists(path):
+                _raise_if_folder_read_only(path, "create the database file there", exc)
             raise ConnectError(f"cannot open SQLite database {path}: {exc}",
                                db_message=str(exc)) from exc
         if table_lock_timeout:
@@ -105,6 +113,13 @@ class SQLiteDialect(Dialect):
             raise _translate(exc) from exc
 
     def begin(self):
+        if self._write_held and self.connection.in_transaction:
+            # ready_to_write(hold=True) began this transaction and holds the write lock
+            # since before the backup: the run goes on in it.
+            self._write_held = False
+            self.in_transaction = True
+            return
+        self._write_held = False
         # IMMEDIATE takes the write lock now, so two writers never deadlock upgrading.
         self.execute("BEGIN IMMEDIATE")
         self.in_transaction = True
@@ -124,6 +139,8 @@ class SQLiteDialect(Dialect):
             try:
                 self._lock_file = open(self._lock_path(name), "a+", encoding="utf-8")
             except OSError as exc:
+                _raise_if_folder_read_only(self._lock_path(name),
+                                           "keep its lock file there", exc)
                 raise ConnectError(f"cannot create the lock file {self._lock_path(name)}: "
                                    f"{exc.strerror}") from exc
         try:
@@ -164,12 +181,106 @@ class SQLiteDialect(Dialect):
             return False
 
     def unlock(self, name):
+        self._release_write()
         if self._lock_file is not None:
             try:
                 fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
             finally:
                 self._lock_file.close()
                 self._lock_file = None
+
+    # -- before a run writes (issue 8, items 15 and 17) --------------------------------
+    @contextmanager
+    def lock_wait(self, seconds):
+        """SQLite's busy timeout is how long a statement waits for another connection's
+        lock (https://sqlite.org/c3ref/busy_timeout.html). Before a run it is ferryman's
+        --lock-timeout, in every journal mode: a writer of any kind is waited for as
+        long as another ferryman would be, then named."""
+        previous = self.connection.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.connection.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+        try:
+            yield
+        except DriverError as exc:
+            if not _is_busy(exc):
+                raise
+            raise self._write_locked(seconds, exc) from exc
+        finally:
+            self.connection.execute(f"PRAGMA busy_timeout = {int(previous)}")
+
+    def ready_to_write(self, timeout, hold=False):
+        """Take the write lock (BEGIN IMMEDIATE: rollback journal and WAL alike) within
+        ``timeout``, then write and undo one header field: that write needs the journal
+        or WAL file, so a read-only file or folder fails here, before the backup, and
+        not half way through a run. Nothing changes: the undone write never reaches the
+        file. With ``hold``, the next ``begin()`` continues this transaction, so no
+        other connection writes between the backup and the run."""
+        if self.url.is_memory:
+            return
+        try:
+            with self.lock_wait(timeout):
+                self.execute("BEGIN IMMEDIATE")
+            self._write_held = True
+            self._undone_write()
+        except DriverError as exc:
+            self._release_write()
+            error = self._not_writable(exc)
+            if error is exc:
+                raise
+            raise error from exc
+        if not hold:
+            self._release_write()
+
+    def _undone_write(self):
+        version = int(self.connection.execute("PRAGMA user_version").fetchone()[0])
+        self.execute("SAVEPOINT ferryman_write_check")
+        self.execute(f"PRAGMA user_version = {version}")  # the same value: a page write
+        self.execute("ROLLBACK TO ferryman_write_check")
+        self.execute("RELEASE ferryman_write_check")
+
+    def _release_write(self):
+        """End the transaction ready_to_write kept, unless a run took it over."""
+        if not self._write_held:
+            return
+        self._write_held = False
+        try:
+            if self.connection.in_transaction:
+                self.connection.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # closing the connection rolls it back anyway
+
+    def _write_locked(self, seconds, exc):
+        path = os.path.abspath(self.url.path)
+        holders = ", ".join(_describe_pid(pid) for pid in _write_lock_pids(path))
+        return LockTimeout(
+            "another connection" + (f" ({holders})" if holders else "")
+            + f" holds a write lock on {path}; gave up waiting for it after "
+            f"{round(seconds, 1):g}s (--lock-timeout); nothing was changed",
+            db_message=exc.db_message, sqlstate=exc.sqlstate,
+            hint=f"wait for its transaction to end and run the command again (raise "
+                 f"--lock-timeout to wait longer), or find the process holding the file: "
+                 f"`fuser -v {_shell_quote(path)}`")
+
+    def _not_writable(self, exc):
+        """ReadOnlyDatabase when SQLite refused the write because the file, or the folder
+        where it creates its journal, is read-only; otherwise ``exc`` itself."""
+        code = exc.sqlstate or ""
+        if not code.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
+            return exc
+        path = os.path.abspath(self.url.path)
+        folder = os.path.dirname(path)
+        who = f"this process (uid {os.geteuid()})"
+        if code == "SQLITE_READONLY_DIRECTORY" or (_writable(path) and not _writable(folder)):
+            what = (f"the folder {folder} is read-only for {who}, and SQLite must create "
+                    f"its journal file there to change {path}")
+            fix = f"make {_shell_quote(folder)} writable for uid {os.geteuid()}"
+        elif code.startswith("SQLITE_READONLY") or not _writable(path):
+            what = f"the SQLite database {path} is read-only for {who}"
+            fix = (f"make it writable for uid {os.geteuid()} (chmod u+w, or chown it to "
+                   f"that user), or run ferryman as its owner")
+        else:
+            return exc
+        return ReadOnlyDatabase(f"{what}; nothing was changed", db_message=exc.db_message,
+                                sqlstate=code, hint=f"{fix}, then run the command again")
 
     # -- facts ------------------------------------------------------------------------
     def server_version(self):
@@ -355,6 +466,85 @@ def _holder_line():
 
     return (f"pid {os.getpid()} {user_at_host()} since "
             f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+
+
+def _is_busy(exc):
+    return ((exc.sqlstate or "").startswith("SQLITE_BUSY")
+            or "database is locked" in (exc.db_message or ""))
+
+
+def _writable(path):
+    """Whether this process may write ``path`` (its effective ids, where the platform
+    lets access() use them)."""
+    effective = os.access in os.supports_effective_ids
+    return os.access(path, os.W_OK, effective_ids=effective)
+
+
+def _raise_if_folder_read_only(path, what, exc):
+    """ReadOnlyDatabase when the folder of ``path`` (a file ferryman must create) is
+    read-only for this process (issue 8, item 17)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(folder) and not _writable(folder):
+        raise ReadOnlyDatabase(
+            f"the folder {folder} is read-only for this process (uid {os.geteuid()}), so "
+            f"ferryman cannot {what} ({os.path.basename(path)}); nothing was changed",
+            db_message=getattr(exc, "strerror", None) or str(exc),
+            hint=f"make {_shell_quote(folder)} writable for uid {os.geteuid()}, then run "
+                 "the command again") from exc
+
+
+def _shell_quote(path):
+    import shlex
+
+    return shlex.quote(path)
+
+
+# Where SQLite's unix VFS takes the write lock (https://sqlite.org/lockingv3.html,
+# https://sqlite.org/walformat.html#locks): the PENDING and RESERVED bytes of the
+# database file in rollback-journal mode, the WAL write-lock byte of the -shm file.
+_PENDING_BYTE, _RESERVED_BYTE, _WAL_WRITE_LOCK = 0x40000000, 0x40000001, 120
+
+
+def _write_lock_pids(path):
+    """The processes holding SQLite's write lock on ``path``, as /proc/locks (Linux)
+    shows them; empty where it cannot tell (another OS, another pid namespace)."""
+    spans = {}
+    for name, span in ((path, (_PENDING_BYTE, _RESERVED_BYTE)),
+                       (path + "-shm", (_WAL_WRITE_LOCK, _WAL_WRITE_LOCK))):
+        try:
+            st = os.stat(name)
+        except OSError:
+            continue
+        spans[f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"] = span
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return []
+    pids = []
+    for line in lines:
+        # "1: POSIX  ADVISORY  WRITE 4242 fe:00:2154738 1073741825 1073741825";
+        # "1: -> POSIX ..." is a waiter, not a holder.
+        fields = line.split()
+        if len(fields) != 8 or fields[3] != "WRITE" or fields[5] not in spans:
+            continue
+        low, high = spans[fields[5]]
+        try:
+            pid, start = int(fields[4]), int(fields[6])
+            end = high if fields[7] == "EOF" else int(fields[7])
+        except ValueError:
+            continue
+        if pid > 0 and start <= high and end >= low and pid not in pids:
+            pids.append(pid)
+    return pids
+
+
+def _describe_pid(pid):
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as handle:
+            return f"pid {pid}: {handle.read().strip()}"
+    except OSError:
+        return f"pid {pid}"
 
 
 def _roll_back_hot_journal(path, timeout):
