@@ -15,6 +15,7 @@ On the path of ``ferryman status``: ``tomllib`` is imported only when a file exi
 import os
 
 from .errors import ConfigError, register_secret
+from .exposure import check_password_file
 from .url import build_url, parse_url
 
 DEFAULT_PHASE = "core"
@@ -422,6 +423,7 @@ def _password(values, env):
     password = env.get("FERRYMAN_PASSWORD") or None
     path = values.get("password_file")
     if path and not password:
+        check_password_file(path)  # issue 8, item 10: warn when others can read it
         try:
             with open(path, encoding="utf-8") as handle:
                 password = handle.read().strip() or None

@@ -6,6 +6,7 @@ import time
 
 from .core.source import PY_NAME, SQL_NAME
 from .errors import ConfigError, InputError
+from .url import holds_password
 
 CONFIG_TEMPLATE = """\
 # ferryman configuration. Environment variables override it (FERRYMAN_DATABASE_URL,
@@ -47,21 +48,49 @@ def down(ctx):
 '''
 
 
+# Backups are full copies of the database and reports show its schema and SQL: they
+# belong beside the project, never in its repository (issue 8, item 10).
+GITIGNORE = ("backups/", "reports/")
+
+
 def init_project(directory, database_url=None, migrations=None):
-    """Write ferryman.toml and create the migrations folder; never overwrite."""
+    """Write ferryman.toml, create the migrations folder, and make .gitignore cover the
+    backups and reports folders; never overwrite. Returns the paths written."""
     config = os.path.join(directory, "ferryman.toml")
     if os.path.exists(config):
         raise ConfigError(f"{config} exists already; nothing was changed")
     migrations = migrations or "migrations"
     url = database_url or "sqlite:///app.db"
-    if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
+    if holds_password(url):
         raise ConfigError("the URL holds a password; write it without one and set "
                           "FERRYMAN_PASSWORD or use password_file")
     folder = os.path.join(directory, migrations)
     os.makedirs(folder, exist_ok=True)
     with open(config, "x", encoding="utf-8") as handle:
         handle.write(CONFIG_TEMPLATE.format(migrations=migrations, url=url))
-    return [config, folder]
+    ignore = ignore_generated(directory)
+    return [config, folder] + ([ignore] if ignore else [])
+
+
+def ignore_generated(directory):
+    """Append to ``directory``/.gitignore the lines of GITIGNORE it lacks (creating
+    it if need be); keep every line it has. Returns its path, or None if it already
+    covered them all."""
+    path = os.path.join(directory, ".gitignore")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        text = ""
+    have = {line.strip().strip("/") for line in text.splitlines()}
+    missing = [entry for entry in GITIGNORE if entry.strip("/") not in have]
+    if not missing:
+        return None
+    lead = "\n" if text and not text.endswith("\n") else ""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(lead + "# ferryman: backups and reports hold the database's data\n"
+                     + "".join(f"{entry}\n" for entry in missing))
+    return path
 
 
 def new_migration(folder, name, *, python=False, sequence=None):

@@ -9,6 +9,7 @@ import os
 
 from ..config import load_settings
 from ..errors import ConfigError, FerrymanError
+from ..exposure import check_command_line_url
 from .output import version_label
 from .spec import COMMANDS, check_numbers, options_of
 
@@ -19,6 +20,7 @@ def settings_from(command, params):
             "--password is not accepted: a password on the command line is visible to "
             "every user of this machine (ps, shell history)",
             hint="set FERRYMAN_PASSWORD, use --password-file FILE, or PGPASSFILE")
+    check_command_line_url(params.get("database_url"))  # ps shows it: warn (item 10)
     check_numbers(command, params)
     # An option not given is None: not an override, or it would undo the file and env.
     overrides = {opt.name: params.get(opt.name) for opt in options_of(COMMANDS[command])
@@ -489,9 +491,11 @@ def _confirm(question):
 def cmd_init(params, out):
     from ..scaffold import init_project
 
+    had_ignore = os.path.exists(".gitignore")
     created = init_project(os.getcwd(), params.get("database_url"), params.get("migrations"))
     for path in created:
-        out.info(f"created {os.path.relpath(path)}")
+        verb = "updated" if had_ignore and os.path.basename(path) == ".gitignore" else "created"
+        out.info(f"{verb} {os.path.relpath(path)}")
     out.info("next: `ferryman new create_users`, write the SQL, then `ferryman up`")
     return 0
 

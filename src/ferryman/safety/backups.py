@@ -61,9 +61,16 @@ class Backups:
                protect=()):
         """Take a backup and write its manifest; return the manifest (a dict)."""
         self._prepare()
+        # Partial files of this database whose writer died (kill -9 mid-backup); the
+        # caller holds the migration lock, as every writer of its backups does.
+        self.store.sweep_partials(self.provider.extension)
         backup_id = new_backup_id()
         final, manifest_path = self.store.paths(backup_id, self.provider.extension)
-        temporary = self.store.temporary(final)
+        try:
+            temporary = self.store.temporary(final)
+        except OSError as exc:
+            raise BackupError(f"the backup file cannot be created: {_describe(exc)}",
+                              hint=_BACKUP_HINT) from exc
         try:
             self.provider.create(temporary)
             fsync_file(temporary)

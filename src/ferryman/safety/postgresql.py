@@ -5,6 +5,8 @@
   says which client to install.
 - The password reaches pg_dump and pg_restore through the PGPASSWORD environment of
   the child process, never through its command line (which every user can read).
+- pg_dump and pg_restore end with ferryman, kill -9 included (see _run_tied): an
+  orphaned pg_dump would go on reading the whole database into a partial file.
 - Restore is "restore into a fresh database, then swap names": the archive is
   restored into a new database while the live one is untouched; only when that has
   fully succeeded are other sessions ended and the two renamed. The result is the
@@ -19,6 +21,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 
 from ..errors import BlockedError, FerrymanError
 
@@ -102,8 +105,7 @@ class PostgreSQLBackup:
                    "--dbname", self._conninfo()], "pg_dump")
 
     def verify(self, path):
-        result = subprocess.run(["pg_restore", "--list", path], capture_output=True,
-                                text=True, env=self._env())
+        result = _run_tied(["pg_restore", "--list", path], self._env())
         if result.returncode != 0:
             return [f"pg_restore --list: {_last_line(result.stderr) or 'failed'}"]
         return []
@@ -150,7 +152,7 @@ class PostgreSQLBackup:
 
     def _run(self, argv, name, error=BlockedError):
         try:
-            result = subprocess.run(argv, capture_output=True, text=True, env=self._env())
+            result = _run_tied(argv, self._env())
         except OSError as exc:
             raise error(f"cannot run {name}: {exc.strerror}") from exc
         if result.returncode < 0:
@@ -163,6 +165,80 @@ class PostgreSQLBackup:
         if result.returncode != 0:
             raise error(f"{name} failed (exit code {result.returncode}): "
                         f"{_last_line(result.stderr)}", db_message=result.stderr.strip())
+
+
+# The supervisor of a pg_dump or pg_restore (issue 8, item 14). It starts the tool,
+# and reads a pipe whose only writer is ferryman, who never writes: the read returns
+# when ferryman's end closes, which the kernel does when ferryman dies, kill -9
+# included; then it kills the tool. It ends as the tool ended (its exit code, or the
+# same signal), so ferryman reads the tool's outcome. SIGINT and SIGTERM are passed
+# on to the tool. Standard library only, run with -I -S: no site, no environment.
+_SUPERVISOR = """\
+import os, resource, signal, subprocess, sys, threading
+pipe = int(sys.argv[1])
+try:
+    child = subprocess.Popen(sys.argv[2:])
+except OSError as exc:
+    print(f"cannot run {sys.argv[2]}: {exc.strerror}", file=sys.stderr)
+    sys.exit(127)
+for number in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(number, lambda number, _frame: child.send_signal(number))
+def watch():
+    while os.read(pipe, 512):
+        pass
+    child.kill()
+threading.Thread(target=watch, daemon=True).start()
+code = child.wait()
+if code < 0:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    try:
+        signal.signal(-code, signal.SIG_DFL)
+    except (OSError, ValueError):
+        pass
+    os.kill(os.getpid(), -code)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+def _run_tied(argv, env):
+    """Run ``argv`` to its end, as ``subprocess.run(capture_output=True, text=True)``
+    does, under the supervisor above, so that it cannot outlive ferryman.
+
+    Why not PR_SET_PDEATHSIG in ``preexec_fn``: the Python documentation warns that
+    preexec_fn is not safe in a process with threads (the coordinator backs up
+    services in threads; a restore takes its safety backup in one), and the signal is
+    sent when the creating *thread* ends, not the process. The pipe is the process's:
+    only its death, or _run_tied leaving early (an interrupt), closes it. Without a
+    Python interpreter to run the supervisor (an embedding host), the tool runs bare.
+    """
+    python = _python()
+    if python is None:
+        return subprocess.run(argv, capture_output=True, text=True, env=env)
+    read_end, write_end = os.pipe()  # not inheritable: only the supervisor gets read_end
+    try:
+        process = subprocess.Popen([python, "-I", "-S", "-c", _SUPERVISOR, str(read_end),
+                                    *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, env=env, pass_fds=(read_end,))
+    except BaseException:
+        os.close(write_end)
+        raise
+    finally:
+        os.close(read_end)
+    try:
+        out, err = process.communicate()
+    finally:
+        os.close(write_end)  # early (an interrupt): the supervisor kills the tool now
+        process.wait()
+    return subprocess.CompletedProcess(argv, process.returncode, out, err)
+
+
+def _python():
+    """An interpreter for the supervisor: this one, unless ferryman runs embedded in a
+    host program (uWSGI's sys.executable is uwsgi)."""
+    name = os.path.basename(sys.executable or "").lower()
+    if name.startswith(("python", "pypy")):
+        return sys.executable
+    return shutil.which("python3")
 
 
 def scratch_name(kind, target):
