@@ -72,6 +72,9 @@ def test_up_on_sqlite_as_a_uid_without_a_name(nobody_home):
     runs = query(url, "SELECT applied_by FROM ferryman_runs")
     assert runs and all(row[0].startswith(f"uid {UID}@") for row in runs)
     assert query(url, "SELECT count(*) FROM users") == [(0,)]
+    # the lock file names its holder the same way
+    holder = (nobody_home / "app.db.ferryman_lock").read_text()
+    assert f" uid {UID}@" in holder, holder
 
 
 @pytest.mark.postgresql
