@@ -171,3 +171,30 @@ def test_sigterm_while_waiting_for_the_lock_changes_nothing(db_url, prepared, mi
     assert holder_code == 143, holder_err
     assert cli("status", "--json").json()["current_version"] == 1
     assert tables(db_url) == ["base"]
+
+
+def test_a_signal_after_a_commit_undoes_it_through_its_down(db_url, prepared, migrations,
+                                                            cli, tmp_path):
+    """transaction=each: 2 committed before the signal came during 3; the rollback runs
+    2's down to the end (the stop request must not stop the undo too)."""
+    is_pg = db_url.startswith("postgresql")
+    slow = (SLOW_PG if is_pg else SLOW_SQLITE).replace("slow", "slow3")
+    migrations({"2_quick.up.sql": "CREATE TABLE quick (id INTEGER);\n",
+                "2_quick.down.sql": "DROP TABLE quick;\n", "3_slow.up.sql": slow})
+    log = str(tmp_path / "run.log")
+    proc = ferryman_process("up", "--transaction", "each", "--log-file", log, env=prepared)
+    if is_pg:
+        wait_until(lambda: pg_sleeping(db_url), "pg_sleep of 3_slow to run", proc)
+    else:
+        wait_until(logged(log, "StepStarted version=3"), "3_slow to start", proc)
+    proc.send_signal(signal.SIGTERM)
+    code, _out, err = ended(proc)
+    assert code == 143, err
+    assert "interrupted by SIGTERM during 3_slow: rolled back to version 1, where the run " \
+           "started (1 migration undone)" in err, err
+    status = cli("status", "--json").json()
+    assert status["current_version"] == 1 and status["dirty"] is False, status
+    assert tables(db_url) == ["base"]
+    assert query(db_url, "SELECT version, direction, outcome FROM ferryman_history "
+                         "ORDER BY id") == [(1, "up", "ok"), (2, "up", "ok"),
+                                            (2, "down", "ok"), (3, "up", "failed")]

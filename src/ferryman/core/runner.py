@@ -317,7 +317,10 @@ class Runner:
         return f"the run went over its timeout of {self.timeout:g}s" if self.expired else None
 
     def _stop_text(self):
-        """Why the run is stopping though nothing failed: a signal, or its timeout."""
+        """Why the run is stopping though nothing failed: a signal, or its timeout.
+        None while it rolls back: the undo steps must run to the end."""
+        if self.recovering:
+            return None
         if self.interrupted:
             return f"interrupted by {self.interrupted}"
         return self._expired_text()
@@ -498,9 +501,9 @@ class Runner:
             self._execute_python(step, script)
             return
         for index, statement in enumerate(compiled.statements):
-            if self.interrupted:  # a cancel just before a statement began stops nothing
+            if self._stop_text():  # a cancel just before a statement began stops nothing
                 raise StepFailure(step, MigrationError(
-                    f"{script.path}: interrupted by {self.interrupted} before statement "
+                    f"{script.path}: {self._stop_text()} before statement "
                     f"{index + 1} of {len(compiled.statements)}", file=script.path,
                     version=m.version, statement=statement.text, line=statement.line))
             if progress is not None and index:
