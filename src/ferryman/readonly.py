@@ -45,15 +45,20 @@ class StatusReader:
     """
 
     def __init__(self, url, phases, *, prefix="ferryman_", timeout=10.0, password=None,
-                 convert=None):
+                 convert=None, statement_timeout=None):
         import threading
 
         self.url, self.phases, self.prefix = url, phases, prefix
         self.timeout, self.password = timeout, password
+        # Bounds a read queued behind a lock (the HTTP app's read deadline, issue 8 #20).
+        self.statement_timeout = statement_timeout
         self.convert = convert or (lambda data: data)
         self.db = None
         self.placeholder = False
-        self.lock = threading.Lock()
+        # Reentrant: close() takes it too, so no thread closes the connection while
+        # another reads through it (a closed sqlite3 handle under a running statement
+        # crashed the interpreter: issue 8, item 20).
+        self.lock = threading.RLock()
         self.last = None  # (listing, fingerprint, status dict, converted answer)
 
     def read(self, raw=False):
@@ -106,14 +111,15 @@ class StatusReader:
             self.placeholder = (self.url.dialect == "sqlite" and not self.url.is_memory
                                 and not os.path.exists(self.url.path))
             self.db = connect(self.url, readonly=True, timeout=self.timeout,
-                              password=self.password)
+                              password=self.password, statement_timeout=self.statement_timeout)
         return self.db
 
     def close(self):
-        self.last = None
-        if self.db is not None:
-            self.db.close()
-            self.db = None
+        with self.lock:
+            self.last = None
+            if self.db is not None:
+                self.db.close()
+                self.db = None
 
 
 def status_dict(url, listing, state):
