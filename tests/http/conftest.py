@@ -49,3 +49,22 @@ def pg_urls(pg_url):
 def pg_services(tmp_path, migrations, pg_urls):
     """(config path, {service: URL}): the four services on PostgreSQL databases."""
     return write_config(tmp_path, pg_urls, migrations), pg_urls
+
+
+@pytest.fixture
+def sqlite_threads_checked(monkeypatch):
+    """sqlite3's own thread check, back on for the whole process: a connection used or
+    closed by a thread other than the one that opened it raises ProgrammingError.
+    ferryman's dialect opens connections with check_same_thread=False; this forces it
+    to True (the real driver and real files still do everything), so a connection
+    shared between threads, the cause of the segfault of issue 8 item 20, fails the
+    test instead of crashing it now and then."""
+    import sqlite3
+
+    real = sqlite3.connect
+
+    def connect(*args, **kwargs):
+        kwargs["check_same_thread"] = True
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)

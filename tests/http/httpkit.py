@@ -5,6 +5,8 @@ The four services: users; letters (depends on users); museum (on letters and use
 audit (on nothing). Each has its own migrations folder and database.
 """
 
+import contextlib
+import threading
 import time
 import warnings
 
@@ -93,3 +95,46 @@ def assert_clean_error(response):
     data = response.json()
     assert data["error"] and data["message"], data
     return data
+
+
+@contextlib.contextmanager
+def serving(app):
+    """``app`` under a real uvicorn server on 127.0.0.1, on a free port, in a thread of
+    this process; yields its base URL. Stopped (and its lifespan ended) afterwards."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
+    thread.start()
+    wait_for(lambda: server.started or not thread.is_alive(), what="uvicorn to start")
+    assert server.started, "uvicorn did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+
+
+def single_service_config(tmp_path, url, files, extra=""):
+    """ferryman.toml for one database (its service is named after it) and ``files``."""
+    folder = tmp_path / "migrations"
+    folder.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    path = tmp_path / "ferryman.toml"
+    path.write_text(f'migrations = "{folder}"\nbackup_dir = "{tmp_path / "backups"}"\n'
+                    f"{extra}\n[database]\nurl = \"{url}\"\n")
+    return str(path)
+
+
+def stale_fields_ok(status):
+    """The freshness fields of a status (issue 8, item 20) are there and consistent."""
+    from datetime import datetime
+
+    assert isinstance(status["stale"], bool), status
+    assert datetime.fromisoformat(status["as_of"].replace("Z", "+00:00")), status
+    assert isinstance(status["age_seconds"], (int, float)) and status["age_seconds"] >= 0
+    assert (status["stale_reason"] is not None) == status["stale"], status
+    return status

@@ -12,11 +12,17 @@ exist, behind ``Authorization: Bearer``. Every request must name an allowed host
 rebinding), and a POST that carries an Origin must come from one.
 
 Thin: each handler is a few lines over ``Services`` and ``Runs`` (no HTTP there), which
-are a few lines over the library. Handlers are plain functions, so Starlette runs them
-in its thread pool and the blocking database calls never stall the event loop.
+are a few lines over the library. Issue 8, item 20: ``/healthz`` and the status reads
+(status, page, metrics, readyz) are coroutines that never take a thread of Starlette's
+pool: health touches nothing, and a status waits for its service's own reader thread
+at most the read deadline, then answers the last known state, marked stale. The other
+handlers are plain functions that Starlette runs in its thread pool, so their blocking
+database calls never stall the event loop.
 """
 
+import contextlib
 import functools
+import inspect
 import hmac
 import json
 import logging
@@ -25,6 +31,7 @@ import traceback
 from typing import NamedTuple
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -35,6 +42,7 @@ from ..config import load_settings
 from ..errors import ConfigError, FerrymanError, redact, register_secret
 from . import metrics, openapi, page
 from .runs import Runs
+from .reads import DEFAULT_DEADLINE
 from .services import Services, UnknownService, error_body, graph_status, progress_snapshot
 
 log = logging.getLogger("ferryman.http")
@@ -64,8 +72,9 @@ READS = [
     Endpoint("GET", "/migration/status", "status_all", "Every service's status and the "
              "progress of a run in this process.", "{services: [...], progress}"),
     Endpoint("GET", "/migration/status/{service}", "status_service", "One service's "
-             "status: version, dirty, pending, last backup, running, progress.",
-             "the service's status", ("service",)),
+             "status: version, dirty, pending, last backup, running, progress. When the "
+             "database is busy past the read deadline, its last known state, marked "
+             "stale (503 if it was never read).", "the service's status", ("service",)),
     Endpoint("GET", "/migration/history/{service}", "history", "Every migration run on "
              "the service's database, newest first.", "a list of history entries",
              ("service", "limit", "version")),
@@ -125,15 +134,18 @@ class Api:
 
     def _handler(self, endpoint):
         method = getattr(self, endpoint.name)
+        coroutine = inspect.iscoroutinefunction(method)
 
         @functools.wraps(method)
-        def handle(request):
+        async def handle(request):
             service = request.path_params.get("service")
             try:
                 if endpoint.changes:
                     self._authorize(request)
-                return method(request, _checked(service)) if service is not None \
-                    else method(request)
+                args = (request,) if service is None else (request, _checked(service))
+                if coroutine:
+                    return await method(*args)
+                return await run_in_threadpool(method, *args)  # it blocks on a database
             except Refused as refused:
                 return refused.response
             except UnknownService as exc:
@@ -161,19 +173,19 @@ class Api:
                                                'error="invalid_token"'})
 
     # -- reading ----------------------------------------------------------------------
-    def page(self, request):
-        statuses = self.services.statuses()
+    async def page(self, request):
+        statuses = await self.services.statuses()
         graph = self.services.graph.svg({s["name"]: graph_status(s) for s in statuses})
         url = request.scope.get("root_path", "") + "/migration/status"
         html = page.render(statuses, progress_snapshot(), graph, url)
         return HTMLResponse(html, headers={"Content-Security-Policy": page.CSP})
 
-    def status_all(self, request):
-        return json_response({"services": self.services.statuses(),
+    async def status_all(self, request):
+        return json_response({"services": await self.services.statuses(),
                               "progress": progress_snapshot()})
 
-    def status_service(self, request, name):
-        return json_response(self.services.status(name))
+    async def status_service(self, request, name):
+        return json_response(await self.services.status_async(name))
 
     def history(self, request, name):
         limit = _positive_int(request, "limit", 100, most=10000)
@@ -193,17 +205,19 @@ class Api:
                 latest[name] = {"error": error_body(exc)}
         return json_response({"progress": progress_snapshot(), "services": latest})
 
-    def healthz(self, request):
+    async def healthz(self, request):
+        # A coroutine on the event loop: no database, no thread of a pool that blocked
+        # reads could fill, so a liveness probe never kills the pod mid-migration.
         return json_response({"status": "ok"})
 
-    def readyz(self, request):
-        ready, reasons = self.services.readiness()
+    async def readyz(self, request):
+        ready, reasons = self.services.readiness(await self.services.statuses())
         if ready:
             return json_response({"ready": True})
         return json_response({"ready": False, "reasons": reasons}, 503)
 
-    def metrics(self, request):
-        text = metrics.render(self.services.statuses(), progress_snapshot())
+    async def metrics(self, request):
+        text = metrics.render(await self.services.statuses(), progress_snapshot())
         return Response(text, media_type=metrics.CONTENT_TYPE)
 
     def openapi(self, request):
@@ -317,21 +331,48 @@ async def _internal(request, exc):
     return json_response({"error": "internal", "message": "internal error"}, 500)
 
 
-def create_app(settings=None, *, config=None, token=None, allowed_hosts=None):
+def create_app(settings=None, *, config=None, token=None, allowed_hosts=None,
+               status_deadline=None):
     """The ASGI app for ``settings`` (or the configuration ``config`` names, or the one
     found as the CLI finds it). ``token`` (default: the ``api_token`` setting,
     FERRYMAN_API_TOKEN) enables the routes that change things. ``allowed_hosts`` adds
     to the hosts a request may name (127.0.0.1, localhost, ::1); ``"*"`` allows any,
-    for an app behind a proxy that checks Host itself."""
+    for an app behind a proxy that checks Host itself. ``status_deadline`` (seconds;
+    default: the ``status_deadline`` setting if there is one, else 1) is the longest a
+    status request waits for a database before it answers the last known state."""
     settings = settings or load_settings(config)
     token = token if token is not None else settings.api_token
     if token and len(token) < MIN_TOKEN_LENGTH:
         raise ConfigError(f"the API token must be at least {MIN_TOKEN_LENGTH} characters",
                           hint="python -c 'import secrets; print(secrets.token_urlsafe(32))'")
     register_secret(token)
-    api = Api(Services(settings), token or None)
+    api = Api(Services(settings, _deadline(status_deadline, settings)), token or None)
     hosts = [*DEFAULT_HOSTS, *(allowed_hosts or [])]
     app = Starlette(routes=api.routes(), middleware=[Middleware(Guard, hosts=hosts)],
-                    exception_handlers={HTTPException: _http_error, Exception: _internal})
+                    exception_handlers={HTTPException: _http_error, Exception: _internal},
+                    lifespan=_lifespan)
     app.state.ferryman = api
     return app
+
+
+def _deadline(given, settings):
+    value = given if given is not None else getattr(settings, "status_deadline", None)
+    if value is None:
+        return DEFAULT_DEADLINE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+        raise ConfigError(f"status_deadline must be a number of seconds above 0 (at most "
+                          f"3600), not {value!r}")
+    return float(value)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app):
+    """Under a server (``ferryman serve``, uvicorn): at start-up, every service's first
+    status read starts (nobody waits for it), so the first requests find a state to
+    answer with; at shutdown, each service's thread closes its kept connection.
+    Mounted in another app, this does not run; the threads close theirs when the app
+    is dropped or the process ends."""
+    services = app.state.ferryman.services
+    services.prefetch()
+    yield
+    services.close()

@@ -3,8 +3,9 @@
 https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format:
 a HELP and a TYPE line per metric, then ``name{label="value"} number`` lines; in a
 label value a backslash, a double quote and a line feed are escaped. A service whose
-database does not answer reports only ``ferryman_up 0``: a stale version or dirty
-flag would look like a fact.
+database does not answer (and was never read) reports only ``ferryman_up 0``: a made-up
+version or dirty flag would look like a fact. One whose database was busy past the read
+deadline reports its last known state, with ``ferryman_status_stale 1`` and its age.
 """
 
 from .._version import __version__
@@ -28,6 +29,12 @@ PER_SERVICE = {
     "ferryman_migration_running": (
         "1 while a migration holds the lock or runs in this process.",
         lambda s: int(s["running"])),
+    "ferryman_status_stale": (
+        "1 if these values are the last known state: the database was busy past the "
+        "read deadline.", lambda s: int(s["stale"])),
+    "ferryman_status_age_seconds": (
+        "Seconds since these values were read from the database.",
+        lambda s: s["age_seconds"]),
 }
 
 

@@ -60,7 +60,13 @@ SCHEMAS = {
         "running": {"type": "boolean",
                     "description": "a migration holds the lock, or runs in this process"},
         "progress": {"type": ["object", "null"]},
-        "problems": {"type": "array", "items": {"type": "string"}}}},
+        "problems": {"type": "array", "items": {"type": "string"}},
+        "stale": {"type": "boolean", "description": "the database was busy past the read "
+                  "deadline: this is the last known state"},
+        "stale_reason": {"type": ["string", "null"]},
+        "as_of": {"type": "string", "format": "date-time",
+                  "description": "when this state was read from the database"},
+        "age_seconds": {"type": "number"}}},
 }
 
 

@@ -1,24 +1,26 @@
 """The services the HTTP app answers for, and what it reads about each. No HTTP here.
 
 A configuration with ``[services.NAME]`` tables serves those, in the file's order; one
-without serves one service named after its database. Each status read lists the
-migration folders (names only) and opens one read-only connection for two or three
-small queries: the state, and whether a runner holds the migration lock, asked
-without taking it. That keeps a status request in milliseconds while a migration
-runs, so a page can poll it every second.
+without serves one service named after its database. A status read lists the
+migration folders (names only) and asks the database a few small queries, through a
+read-only connection kept by the service's own thread (reads.py): the state, and
+whether a runner holds the migration lock, asked without taking it. Concurrent
+requests share one read; a request waits at most the read deadline, then answers the
+last known state, marked ``stale`` with its age (issue 8, item 20), so a page can poll
+every second while a migration runs and holds the database's lock.
 """
 
+import asyncio
 import threading
 from datetime import datetime
 
 from ..coordinator.graph import Graph
 from ..coordinator.progress import current
 from ..core.history import History
-from ..core.source import scan
 from ..dialects import connect
 from ..errors import DriverError, FerrymanError, InputError
-from ..readonly import status_dict
 from ..safety.backups import database_stem
+from .reads import DEFAULT_DEADLINE, ServiceReads
 
 
 class UnknownService(InputError):
@@ -28,8 +30,9 @@ class UnknownService(InputError):
 class Services:
     """Names, settings, the dependency graph and one kept Migrator per service."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, deadline=DEFAULT_DEADLINE):
         self.settings = settings
+        self.deadline = deadline
         if settings.service:  # one service's settings (`serve --service NAME`): it alone
             self._settings = {settings.service: settings}
         elif settings.services:
@@ -42,7 +45,8 @@ class Services:
                             if settings.service else s.depends_on
                             for name, s in self._settings.items()})
         self._migrators = {}
-        self._executor = None
+        self._reads = {name: ServiceReads(name, s, deadline)
+                       for name, s in self._settings.items()}
         self._lock = threading.Lock()
 
     def settings_for(self, name):
@@ -63,14 +67,23 @@ class Services:
             return self._migrators[name]
 
     # -- reading ----------------------------------------------------------------------
+    def reads(self, name):
+        self.settings_for(name)  # UnknownService
+        return self._reads[name]
+
     def status(self, name):
         """One service's status: ``ferryman status --json``'s facts, trimmed, plus
-        whether a migration runs. Raises a FerrymanError when it cannot be read."""
-        # The service's kept Migrator keeps one read-only connection and answers from
-        # a fingerprint of ferryman's tables while nothing changed.
-        migrator = self.migrator(name)
-        full = migrator.status_dict()
-        held = migrator.lock_held()
+        whether a migration runs and how fresh the facts are. Waits at most the read
+        deadline (blocking: for a worker thread). Raises a FerrymanError when it cannot
+        be read and nothing was read before."""
+        return self._entry(name, self.reads(name).read())
+
+    async def status_async(self, name):
+        """The same, for the event loop: it never blocks it, nor takes a pool thread."""
+        return self._entry(name, await self.reads(name).read_async())
+
+    def _entry(self, name, answer):
+        full = answer.status
         progress = service_progress(name)
         running_here = progress is not None and progress["status"] == "running"
         return {
@@ -84,31 +97,34 @@ class Services:
             "applied_count": len(full["applied"]),
             "last_backup": full["last_backup"],
             "last_backup_at": _backup_time(full["last_backup_details"]),
-            "lock_held": held, "running": held or running_here,
+            "lock_held": answer.lock_held, "running": answer.lock_held or running_here,
             "progress": progress, "problems": full["problems"],
+            # How fresh: "stale" when the database was busy past the deadline and this is
+            # the last known state, read at "as_of", "age_seconds" ago.
+            "stale": answer.stale, "stale_reason": answer.stale_reason,
+            "as_of": answer.as_of, "age_seconds": answer.age_seconds,
         }
 
-    def statuses(self):
-        """Every service's status; one that cannot be read carries ``error`` instead.
-        Read side by side: each read is mostly waiting for its own connection."""
-        if len(self.names) == 1:
-            return [self.status_or_error(self.names[0])]
-        return list(self._pool().map(self.status_or_error, self.names))
+    async def statuses(self):
+        """Every service's status, read side by side (each service has its own thread);
+        one that cannot be read carries ``error`` instead. For the event loop."""
+        async def one(name):
+            try:
+                return await self.status_async(name)
+            except FerrymanError as exc:
+                return self.unreachable(name, exc)
 
-    def _pool(self):
-        with self._lock:
-            if self._executor is None:
-                from concurrent.futures import ThreadPoolExecutor
+        return list(await asyncio.gather(*(one(name) for name in self.names)))
 
-                self._executor = ThreadPoolExecutor(max_workers=min(8, len(self.names)),
-                                                    thread_name_prefix="ferryman-status")
-            return self._executor
+    def prefetch(self):
+        """Start every service's status read, waiting for none."""
+        for reads in self._reads.values():
+            reads.start()
 
-    def status_or_error(self, name):
-        try:
-            return self.status(name)
-        except FerrymanError as exc:
-            return self.unreachable(name, exc)
+    def close(self):
+        """Close every kept status connection, each in its own thread."""
+        for reads in self._reads.values():
+            reads.close()
 
     def unreachable(self, name, exc):
         return {"name": name, "reachable": False, "error": error_body(exc),
@@ -139,13 +155,17 @@ class Services:
             db.close()
         return rows[0] if rows else None
 
-    def readiness(self, statuses=None):
-        """(ready, reasons): every service reachable, none dirty, no migration running."""
+    def readiness(self, statuses):
+        """(ready, reasons) of ``statuses`` (from statuses()): every service reachable
+        and read now, none dirty, no migration running."""
         reasons = []
-        for s in statuses or self.statuses():
+        for s in statuses:
             if not s["reachable"]:
                 reasons.append(f"{s['name']}: unreachable: {s['error']['message']}")
                 continue
+            if s["stale"]:
+                reasons.append(f"{s['name']}: {s['stale_reason']}; the last known state is "
+                               f"{s['age_seconds']:g}s old")
             if s["dirty"]:
                 reasons.append(f"{s['name']}: dirty (a migration neither finished nor rolled "
                                "back; see its dirty_details)")
