@@ -262,3 +262,13 @@ def test_a_status_reader_is_not_closed_under_a_read_in_progress(tmp_path):
     assert done.returncode == 0, (done.returncode, done.stderr[-3000:])
     assert json.loads(done.stdout) == {"closed_under_the_read": False, "versions": [2],
                                        "closed": True}
+
+
+@pytest.mark.parametrize("bad", [0, -1, "1s", True, 10_000])
+def test_a_read_deadline_that_is_not_a_positive_number_of_seconds_is_refused(tmp_path, bad):
+    from ferryman.errors import ConfigError
+
+    config, _path, _name = sqlite_service(tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        create_app(config=config, status_deadline=bad)
+    assert refused.value.exit_code == 2 and "status_deadline" in refused.value.message
