@@ -167,8 +167,7 @@ class Migrator:
         try:
             if lock_timeout is None:
                 return History(db, self.prefix).read_state()
-            with db.lock_wait(lock_timeout):
-                return History(db, self.prefix).read_state()
+            return db.lock_wait(lock_timeout, History(db, self.prefix).read_state)
         finally:
             db.close()
 

@@ -128,3 +128,55 @@ def test_the_run_goes_on_once_the_other_writer_is_gone(project):
     finally:
         conn.close()
     assert len([f for f in _files(backups) if f.endswith(".sqlite")]) == 2
+
+
+def _waiting_on(process, path, deadline=30.0):
+    """Poll until ``process`` has ``path`` open and its main thread sleeps (SQLite's busy
+    handler sleeps between its tries): it is inside the wait for the other writer."""
+    import time
+
+    sleeps = {"35", "230"}  # nanosleep, clock_nanosleep (x86-64); others: see below
+    end = time.monotonic() + deadline
+    while time.monotonic() < end and process.poll() is None:
+        try:
+            fds = [os.readlink(f"/proc/{process.pid}/fd/{fd}")
+                   for fd in os.listdir(f"/proc/{process.pid}/fd")]
+            with open(f"/proc/{process.pid}/syscall") as handle:
+                call = handle.read().split(" ", 1)[0]
+        except OSError:
+            fds, call = [], ""
+        if path in fds and call in sleeps:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/syscall"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("holder", sorted(HOLDERS))
+def test_sigterm_ends_the_wait_for_a_foreign_write_lock(project, holder):
+    """With the default --lock-timeout (10 minutes), SIGTERM while ferryman waits for
+    another connection's write lock ends it at once with 143 and nothing changed:
+    the wait is cut in slices between which Python runs the signal's handler."""
+    import signal
+
+    path, env, backups = project
+    conn = sqlite3.connect(path, isolation_level=None)
+    before, backups_before = _snapshot(path), _files(backups)
+    for statement in HOLDERS[holder]:
+        conn.execute(statement)
+    process = ferryman_process("up", env=env)
+    try:
+        assert _waiting_on(process, path), process.communicate(timeout=60)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)  # liveness: the lock wait is 10 min
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        conn.execute("ROLLBACK")
+        conn.close()
+    assert process.returncode == 143, (out, err)
+    assert "interrupted by SIGTERM" in err and "nothing was changed" in err, err
+    assert "Traceback" not in err
+    assert _snapshot(path) == before
+    assert _files(backups) == backups_before

@@ -250,7 +250,7 @@ class Runner:
             # lock held past the lock timeout, stops the run here with exit 4 and
             # nothing changed (issue 8, items 15 and 17). The write lock taken is kept
             # for the run's first transaction.
-            self.db.ready_to_write(self.lock_timeout, hold=True)
+            self.db.ready_to_write(self.lock_timeout, hold=True, stop=_raise_if_stopped)
             run = Run(command, state.current_version)
             if self.safety is not None:
                 run.backup_id = self.safety.before_run(self.db, state, steps, run)

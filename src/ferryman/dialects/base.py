@@ -35,7 +35,6 @@ Checklist for whoever adds a dialect (the shared suite in tests/dialects checks 
    and a line for a person or None.
 """
 
-from contextlib import contextmanager
 
 from ..errors import DriverError
 
@@ -109,16 +108,16 @@ class Dialect:
         raise NotImplementedError
 
     # -- before a run writes (issue 8, items 15 and 17) --------------------------------
-    @contextmanager
-    def lock_wait(self, seconds):
-        """Within the block, a statement waits at most ``seconds`` for another
-        connection's lock on the database, then raises LockTimeout naming the holder.
+    def lock_wait(self, seconds, action, stop=None):
+        """``action()``, whose statements wait at most ``seconds`` for another
+        connection's lock on the database, then raise LockTimeout naming the holder;
+        ``stop()``, if given, is called while waiting and may raise to end the wait.
         For engines whose only such wait is the database's own lock (SQLite's busy
-        lock); the default changes nothing (PostgreSQL's waits for a table are the
-        statements' lock_timeout, --table-lock-timeout)."""
-        yield
+        lock); the default just calls ``action`` (PostgreSQL's waits for a table are
+        the statements' lock_timeout, --table-lock-timeout)."""
+        return action()
 
-    def ready_to_write(self, timeout, hold=False):
+    def ready_to_write(self, timeout, hold=False, stop=None):
         """Raise BlockedError before the backup, before anything changes, when this
         connection cannot write now: LockTimeout after waiting ``timeout`` seconds for
         another connection's write lock, ReadOnlyDatabase for a read-only file. With

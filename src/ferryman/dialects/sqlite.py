@@ -17,10 +17,11 @@
 import fcntl
 import os
 import sqlite3
-from contextlib import contextmanager
 
 from ..errors import ConnectError, DriverError, InputError, LockTimeout, ReadOnlyDatabase
 from .base import Dialect, quote_identifier
+
+BUSY_SLICE = 0.2  # seconds of one busy wait before a run: see SQLite.lock_wait
 
 
 class SQLiteDialect(Dialect):
@@ -190,35 +191,50 @@ class SQLiteDialect(Dialect):
                 self._lock_file = None
 
     # -- before a run writes (issue 8, items 15 and 17) --------------------------------
-    @contextmanager
-    def lock_wait(self, seconds):
-        """SQLite's busy timeout is how long a statement waits for another connection's
-        lock (https://sqlite.org/c3ref/busy_timeout.html). Before a run it is ferryman's
-        --lock-timeout, in every journal mode: a writer of any kind is waited for as
-        long as another ferryman would be, then named."""
+    def lock_wait(self, seconds, action, stop=None):
+        """``action()``, waiting up to ``seconds`` for another connection's lock, then
+        LockTimeout naming the holder: before a run, SQLite's busy wait is ferryman's
+        --lock-timeout in every journal mode, as another ferryman's lock would be.
+
+        The wait is cut in slices of the busy timeout
+        (https://sqlite.org/c3ref/busy_timeout.html), with ``action`` tried again after
+        each: sqlite3_interrupt() does not end a busy wait, and Python runs a signal's
+        handler only between two slices, so SIGTERM must not wait out --lock-timeout
+        (issue 8, item 13). ``stop``, called between slices, may raise to end the wait.
+        """
+        import time
+
+        deadline = time.monotonic() + seconds
         previous = self.connection.execute("PRAGMA busy_timeout").fetchone()[0]
-        self.connection.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
         try:
-            yield
-        except DriverError as exc:
-            if not _is_busy(exc):
-                raise
-            raise self._write_locked(seconds, exc) from exc
+            while True:
+                left = max(deadline - time.monotonic(), 0.0)
+                self.connection.execute(
+                    f"PRAGMA busy_timeout = {int(min(left, BUSY_SLICE) * 1000)}")
+                try:
+                    return action()
+                except DriverError as exc:
+                    if not _is_busy(exc):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise self._write_locked(seconds, exc) from exc
+                if stop is not None:
+                    stop()
         finally:
             self.connection.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
-    def ready_to_write(self, timeout, hold=False):
+    def ready_to_write(self, timeout, hold=False, stop=None):
         """Take the write lock (BEGIN IMMEDIATE: rollback journal and WAL alike) within
         ``timeout``, then write and undo one header field: that write needs the journal
         or WAL file, so a read-only file or folder fails here, before the backup, and
         not half way through a run. Nothing changes: the undone write never reaches the
         file. With ``hold``, the next ``begin()`` continues this transaction, so no
-        other connection writes between the backup and the run."""
+        other connection writes between the backup and the run. ``stop``: see
+        lock_wait."""
         if self.url.is_memory:
             return
         try:
-            with self.lock_wait(timeout):
-                self.execute("BEGIN IMMEDIATE")
+            self.lock_wait(timeout, lambda: self.execute("BEGIN IMMEDIATE"), stop)
             self._write_held = True
             self._undone_write()
         except DriverError as exc:
