@@ -79,6 +79,8 @@ SETTINGS = {
     # the HTTP app (ferryman serve): its backup, migrate and rollback routes exist only
     # with a token; a secret, so never a flag (visible in ps) and never printed
     "api_token": ("str", None, "bearer token of the HTTP app's routes that change things"),
+    "status_deadline": ("duration", 1.0, "longest a status request waits for its database; "
+                        "then the last known state, marked stale"),
 }
 
 TABLES = {"database", "phases", "backup", "maintenance", "checks", "reports", "optimize",
@@ -124,6 +126,7 @@ NUMBERS = {
     "backup_keep": ("int", 1, MAX_BIGINT),  # 0 would remove the backup just taken
     "parallel": ("int", 1, 1024),
     "purge_days": ("int", 1, 36500),  # PostgreSQL's make_interval takes an int of days
+    "status_deadline": ("duration", 0.001, 3600.0),
     # numbers of the command line only
     "limit": ("int", 1, MAX_BIGINT),
     "steps": ("int", 1, MAX_BIGINT),

@@ -153,6 +153,7 @@ def test_readyz_is_503_while_a_database_is_dirty(sqlite_services, tmp_path, migr
     assert [r.split(":")[0] for r in ready.json()["reasons"]] == ["museum"]
     status = http.get("/migration/status/museum").json()
     assert status["dirty"] is True and status["dirty_details"]["version"] == 2
+    assert "ferryman force" in status["hint"]  # what to run, as `ferryman status` says
 
 
 def test_readyz_and_status_see_a_lock_held_by_another_connection(sqlite_services):

@@ -272,3 +272,21 @@ def test_a_read_deadline_that_is_not_a_positive_number_of_seconds_is_refused(tmp
     with pytest.raises(ConfigError) as refused:
         create_app(config=config, status_deadline=bad)
     assert refused.value.exit_code == 2 and "status_deadline" in refused.value.message
+
+
+def test_the_read_deadline_is_a_setting_of_the_file_and_range_checked(tmp_path):
+    """`status_deadline` in ferryman.toml (or FERRYMAN_STATUS_DEADLINE) sets the read
+    deadline of `ferryman serve`; an argument to create_app wins; 0s is refused (exit 2)."""
+    from ferryman.errors import ConfigError
+
+    path = tmp_path / "app.db"
+    config = single_service_config(tmp_path, f"sqlite:///{path}", FILES,
+                                   'status_deadline = "250ms"')
+    assert create_app(config=config).state.ferryman.services.deadline == 0.25
+    assert create_app(config=config, status_deadline=2).state.ferryman.services.deadline == 2
+    other = tmp_path / "zero"
+    other.mkdir()
+    zero = single_service_config(other, f"sqlite:///{path}", FILES, 'status_deadline = "0s"')
+    with pytest.raises(ConfigError) as refused:
+        create_app(config=zero)
+    assert refused.value.exit_code == 2 and "status_deadline" in refused.value.message

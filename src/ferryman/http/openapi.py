@@ -61,6 +61,8 @@ SCHEMAS = {
                     "description": "a migration holds the lock, or runs in this process"},
         "progress": {"type": ["object", "null"]},
         "problems": {"type": "array", "items": {"type": "string"}},
+        "hint": {"type": ["string", "null"],
+                 "description": "the command a person should run next, e.g. `ferryman force`"},
         "stale": {"type": "boolean", "description": "the database was busy past the read "
                   "deadline: this is the last known state"},
         "stale_reason": {"type": ["string", "null"]},

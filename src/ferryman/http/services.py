@@ -98,7 +98,7 @@ class Services:
             "last_backup": full["last_backup"],
             "last_backup_at": _backup_time(full["last_backup_details"]),
             "lock_held": answer.lock_held, "running": answer.lock_held or running_here,
-            "progress": progress, "problems": full["problems"],
+            "progress": progress, "problems": full["problems"], "hint": full["hint"],
             # How fresh: "stale" when the database was busy past the deadline and this is
             # the last known state, read at "as_of", "age_seconds" ago.
             "stale": answer.stale, "stale_reason": answer.stale_reason,
