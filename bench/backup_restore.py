@@ -18,12 +18,10 @@ bench/EXTRA.md.
 import argparse
 import json
 import os
-import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -649,23 +647,20 @@ def main(argv=None):
     quiet = Quiet(timeout=args.quiet_timeout)
     results = {}
     env = harness.environment(size_mb=args.size_mb, repeat=args.repeat)
-    workspace = tempfile.mkdtemp(prefix="ferryextra-br-", dir=args.workdir)
-    harness.set_bytecode_cache(Path(workspace) / "pycache")
-    server = None
-    try:
+    with harness.Scratch("ferryextra-br-", env, lambda: ExtraPostgres(args.pg_url, quiet),
+                         dir=args.workdir) as scratch:
+        workspace = scratch.path
         # compile ferryman's modules once, untimed (the bytecode cache starts empty)
-        harness.run(Command([PYTHON, "-c", CHILD, Path(workspace) / "warm.json", "status"],
+        harness.run(Command([PYTHON, "-c", CHILD, workspace / "warm.json", "status"],
                             env={"FERRYMAN_DATABASE_URL": f"sqlite:///{workspace}/warm.db",
                                  "FERRYMAN_MIGRATIONS": workspace}))
         for name in args.databases:
-            root = Path(workspace) / name
+            root = workspace / name
             if name == "sqlite":
                 engine = SQLiteEngine(root, quiet)
             else:
-                if server is None:
-                    server = ExtraPostgres(args.pg_url, quiet)
-                    server.drop_leftovers()
-                    env["postgresql"] = server.version()
+                server = scratch.postgres()
+                if "pg_dump" not in env:
                     env["pg_dump"] = subprocess.run(["pg_dump", "--version"],
                                                     capture_output=True, text=True).stdout.strip()
                 engine = PostgresEngine(root, server)
@@ -688,14 +683,7 @@ def main(argv=None):
                 results[name] = res
             finally:
                 engine.cleanup()
-    finally:
-        if server is not None:
-            server.drop_leftovers()
-            server.close()
-        shutil.rmtree(workspace, ignore_errors=True)
-    env["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    text = report(results, args, env)
-    return harness.finish("backup-restore", results, args, env, text, log)
+    return harness.conclude("backup-restore", results, args, env, report, log)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -694,24 +693,18 @@ def main(argv=None):
     args = parse_args(argv)
     quiet = Quiet(timeout=args.quiet_timeout)
     env = harness.environment()
-    workspace = Path(tempfile.mkdtemp(prefix="ferryextra-co-"))
-    harness.set_bytecode_cache(workspace / "pycache")
     results = {}
-    server = None
-    try:
+    with harness.Scratch("ferryextra-co-", env,
+                         lambda: ExtraPostgres(args.pg_url, quiet)) as scratch:
         for name in args.databases:
             if name == "sqlite":
                 dbset, count, migrations = SQLiteSet(quiet), args.services, args.migrations
             elif name == "postgresql":
-                if server is None:
-                    server = ExtraPostgres(args.pg_url, quiet)
-                    server.drop_leftovers()
-                    env["postgresql"] = server.version()
-                dbset, count, migrations = PostgresSet(server), args.pg_services, \
-                    args.pg_migrations
+                dbset, count, migrations = (PostgresSet(scratch.postgres()), args.pg_services,
+                                            args.pg_migrations)
             else:
                 raise BenchError(f"unknown database {name!r}")
-            root = workspace / name
+            root = scratch.path / name
             root.mkdir()
             ws = Workspace(root, dbset, count, migrations, args.depth)
             samples, status = measure(ws, args)
@@ -719,14 +712,7 @@ def main(argv=None):
                              "chain": ws.chain, "graph": ws.graph, "samples": samples,
                              "summary": {k: summarize(v) for k, v in samples.items()},
                              "status": status}
-    finally:
-        if server is not None:
-            server.drop_leftovers()
-            server.close()
-        shutil.rmtree(workspace, ignore_errors=True)
-    env["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    text = report(results, args, env)
-    return harness.finish("coordinator", results, args, env, text, log)
+    return harness.conclude("coordinator", results, args, env, report, log)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 import os
 import resource
+import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -336,6 +338,39 @@ def reexec_in_venv(script):
         os.execv(PYTHON, [str(PYTHON), script, *sys.argv[1:]])
 
 
+class Scratch:
+    """A benchmark program's workspace, as a context manager: ``path``, a new temporary
+    folder (``prefix``, in ``dir``) that also holds the bytecode cache of every Python
+    child (set_bytecode_cache), and the PostgreSQL server, made by ``connect()`` on first
+    use (postgres()). At the end the server's databases are dropped and it is closed, and
+    the folder is removed."""
+
+    def __init__(self, prefix, env, connect, dir=None):
+        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+        set_bytecode_cache(self.path / "pycache")
+        self.env = env
+        self._connect = connect
+        self.server = None
+
+    def postgres(self):
+        """The server; on first use its leftovers (databases of an interrupted run) are
+        dropped and its version goes into the report's facts (env["postgresql"])."""
+        if self.server is None:
+            self.server = self._connect()
+            self.server.drop_leftovers()
+            self.env["postgresql"] = self.server.version()
+        return self.server
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.server is not None:
+            self.server.drop_leftovers()
+            self.server.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
 def environment(**extra):
     """The facts of the machine a report states, taken at the start."""
     import platform
@@ -376,6 +411,13 @@ def finish(kind, results, args, env, text, log):
     log(f"JSON: {out}")
     sys.stdout.flush()
     return 0
+
+
+def conclude(kind, results, args, env, report, log):
+    """The load average at the end into ``env``, then ``report(results, args, env)``
+    printed and written out (finish)."""
+    env["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return finish(kind, results, args, env, report(results, args, env), log)
 
 
 def main_guard(name, main):

@@ -381,32 +381,20 @@ def main(argv=None):
     args = parse_args(argv)
     quiet = Quiet(timeout=args.quiet_timeout)
     env = harness.environment()
-    workspace = Path(tempfile.mkdtemp(prefix="ferryextra-hl-"))
-    harness.set_bytecode_cache(workspace / "pycache")
     results = {}
-    server = None
-    try:
+    with harness.Scratch("ferryextra-hl-", env,
+                         lambda: ExtraPostgres(args.pg_url, quiet)) as scratch:
         for name in args.databases:
             if name == "sqlite":
-                dbset = SQLiteServer(workspace / "sqlite", quiet)
+                dbset = SQLiteServer(scratch.path / "sqlite", quiet)
             elif name == "postgresql":
-                server = ExtraPostgres(args.pg_url, quiet)
-                server.drop_leftovers()
-                env["postgresql"] = server.version()
-                dbset = server
+                dbset = scratch.postgres()
             else:
                 raise BenchError(f"unknown database {name!r}")
-            root = workspace / name
+            root = scratch.path / name
             root.mkdir(exist_ok=True)
             results[name] = dict(measure(dbset, root, args), label=dbset.label)
-    finally:
-        if server is not None:
-            server.drop_leftovers()
-            server.close()
-        shutil.rmtree(workspace, ignore_errors=True)
-    env["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    text = report(results, args, env)
-    return harness.finish("http_load", results, args, env, text, log)
+    return harness.conclude("http_load", results, args, env, report, log)
 
 
 if __name__ == "__main__":

@@ -33,10 +33,8 @@ import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import harness
 from harness import REPO, BenchError, Command, PostgresServer, Quiet
@@ -438,23 +436,18 @@ def main(argv=None):
     args = parse_args(argv)
     quiet = Quiet(timeout=args.quiet_timeout)
     env = harness.environment()
-    workspace = Path(tempfile.mkdtemp(prefix="ferryextra-pl-"))
-    harness.set_bytecode_cache(workspace / "pycache")
     results = {}
-    server = None
-    try:
+    with harness.Scratch("ferryextra-pl-", env,
+                         lambda: ExtraPostgres(args.pg_url, quiet)) as scratch:
         for name in args.databases:
-            root = workspace / name
+            root = scratch.path / name
             root.mkdir()
             project = root / "penpal"
             copy_example(project)
             if name == "sqlite":
                 engine = SQLiteEngine(root, quiet)
             else:
-                if server is None:
-                    server = ExtraPostgres(args.pg_url, quiet)
-                    server.drop_leftovers()
-                    env["postgresql"] = server.version()
+                server = scratch.postgres()
                 engine = PostgresEngine(root, server)
             try:
                 log(f"{engine.label}: migrating to version 2, then {args.letters:,} letters")
@@ -474,14 +467,7 @@ def main(argv=None):
                                  "summary": {k: summarize(v) for k, v in samples.items()}}
             finally:
                 engine.cleanup()
-    finally:
-        if server is not None:
-            server.drop_leftovers()
-            server.close()
-        shutil.rmtree(workspace, ignore_errors=True)
-    env["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    text = report(results, args, env)
-    return harness.finish("pipeline", results, args, env, text, log)
+    return harness.conclude("pipeline", results, args, env, report, log)
 
 
 if __name__ == "__main__":
