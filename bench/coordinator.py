@@ -326,20 +326,6 @@ def start_uvicorn(trial):
     return proc, f"http://127.0.0.1:{port}"
 
 
-def wait_ready(base):
-    import httpx
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise BenchError(f"{base} never answered /healthz")
-
-
 class KeptAlive:
     """httpx, one connection kept alive (as a status page or a poller would)."""
 
@@ -458,8 +444,8 @@ def status_once(ws, args):
         servers.append(serve)
         app, app_base = start_uvicorn(trial)
         servers.append(app)
-        wait_ready(serve_base)
-        wait_ready(app_base)
+        harness.wait_ready(serve_base, poll=0.1)
+        harness.wait_ready(app_base, poll=0.1)
         clients = {"serve-keepalive": KeptAlive(serve_base),
                    "serve-newconn": NewConnection(serve_base),
                    "uvicorn-keepalive": KeptAlive(app_base)}

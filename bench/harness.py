@@ -371,6 +371,22 @@ class Scratch:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def wait_ready(base, poll=0.05):
+    """Wait up to 30 s for the HTTP server at ``base`` to answer /healthz with 200, asking
+    every ``poll`` seconds."""
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(poll)
+    raise BenchError(f"{base} never answered /healthz")
+
+
 def environment(**extra):
     """The facts of the machine a report states, taken at the start."""
     import platform

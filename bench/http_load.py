@@ -34,7 +34,6 @@ JSON (bench/results/http_load-<time>.json). Nothing here is a test: nothing asse
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import shutil
@@ -167,7 +166,7 @@ class Trial:
         if " on http://" not in line:
             raise BenchError(f"ferryman serve said {line!r}")
         base = line.split(" on ", 1)[1].split()[0].rstrip("/")
-        wait_ready(base)
+        harness.wait_ready(base)
         return base
 
     def migrate(self):
@@ -201,20 +200,6 @@ class Trial:
 def _wait_end(proc):
     proc.wait()
     return time.monotonic()
-
-
-def wait_ready(base):
-    import httpx
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise BenchError(f"{base} never answered /healthz")
 
 
 # -- the load ----------------------------------------------------------------------------------
