@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -25,6 +26,62 @@ def ferryman_process(*args, env=None, **kwargs):
     return subprocess.Popen([sys.executable, "-m", "ferryman", *map(str, args)],
                             env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, **kwargs)
+
+
+def wait_until(predicate, what, proc, timeout=60.0):
+    """Poll ``predicate()`` until it is truthy and return its value; fail if the process
+    ``proc`` ends first or ``timeout`` seconds pass (a limit against a hang, not a timing
+    assertion)."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"ferryman ended (exit {proc.returncode}) before {what}\n"
+                        f"stdout: {out}\nstderr: {err}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.communicate()
+            pytest.fail(f"gave up after {timeout:g}s waiting for {what}")
+        time.sleep(0.05)
+    return value
+
+
+def sleeping_pids(url):
+    """The backends on the PostgreSQL database of ``url`` running a pg_sleep."""
+    database = url.rsplit("/", 1)[1]
+    return [row[0] for row in query(
+        url, "SELECT pid FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
+             "AND query LIKE 'SELECT pg_sleep%%'", (database,))]
+
+
+# Version 1 of the fault tests: one table, base.
+BASE = {"1_base.up.sql": "CREATE TABLE base (id INTEGER PRIMARY KEY);\n",
+        "1_base.down.sql": "DROP TABLE base;\n"}
+
+
+def at_version_1(url, migrations, cli, monkeypatch):
+    """BASE applied to ``url`` by ``cli("up")``, configured by environment variables set
+    for the test: the database, the migrations folder (``migrations``' default) and no
+    backups. Returns those variables, for ferryman_process(env=...)."""
+    env = {"FERRYMAN_DATABASE_URL": url, "FERRYMAN_MIGRATIONS": migrations(BASE),
+           "FERRYMAN_BACKUP": "false"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    first = cli("up")
+    assert first.code == 0, first
+    return env
+
+
+def bound_cli(cli, url, folder, backups):
+    """``cli`` on one database: ``invoke(*args)`` runs ``ferryman ARGS`` with its
+    --database-url, --migrations and --backup-dir; they are its url, folder and backups."""
+
+    def invoke(*args):
+        return cli(*args, "--database-url", url, "--migrations", folder,
+                   "--backup-dir", str(backups))
+
+    invoke.url, invoke.folder, invoke.backups = url, folder, backups
+    return invoke
 
 
 def query(url, sql, params=None):

@@ -9,7 +9,7 @@ run repaired by a restore does not call the database dirty. Both engines.
 import os
 
 import pytest
-from helpers import query, tables
+from helpers import bound_cli, query, tables
 
 import ferryman
 
@@ -32,14 +32,7 @@ BROKEN = {
 
 @pytest.fixture
 def run(cli, db_url, migrations, tmp_path):
-    folder = migrations(FILES)
-
-    def invoke(*args):
-        return cli(*args, "--database-url", db_url, "--migrations", folder,
-                   "--backup-dir", str(tmp_path / "backups"))
-
-    invoke.url, invoke.folder = db_url, folder
-    return invoke
+    return bound_cli(cli, db_url, migrations(FILES), tmp_path / "backups")
 
 
 @pytest.fixture

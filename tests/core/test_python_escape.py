@@ -12,10 +12,7 @@ Two classes of escape, each on both engines:
 """
 
 import pytest
-from helpers import query, tables
-
-BASE = {"1_base.up.sql": "CREATE TABLE base (id INTEGER PRIMARY KEY);\n",
-        "1_base.down.sql": "DROP TABLE base;\n"}
+from helpers import at_version_1, query, tables
 
 ESCAPE = '''\
 import sys
@@ -32,12 +29,7 @@ def up(ctx):
 
 
 def setup(cli, migrations, monkeypatch, db_url, body, header=""):
-    monkeypatch.setenv("FERRYMAN_DATABASE_URL", db_url)
-    monkeypatch.setenv("FERRYMAN_BACKUP", "false")
-    folder = migrations(BASE)
-    monkeypatch.setenv("FERRYMAN_MIGRATIONS", folder)
-    first = cli("up")
-    assert first.code == 0, first
+    at_version_1(db_url, migrations, cli, monkeypatch)
     migrations({"2_escape.py": header + ESCAPE.format(body=body)})
 
 

@@ -11,7 +11,7 @@ PostgreSQL.
 import os
 
 import pytest
-from helpers import ferryman_tables, query, tables
+from helpers import bound_cli, ferryman_tables, query, tables
 
 import ferryman
 
@@ -32,13 +32,7 @@ FILES = {
 @pytest.fixture
 def run(cli, db_url, migrations, tmp_path):
     """``run(command, *args)`` on this test's database, migrated to version 2."""
-    folder = migrations(FILES)
-
-    def invoke(*args):
-        return cli(*args, "--database-url", db_url, "--migrations", folder,
-                   "--backup-dir", str(tmp_path / "backups"))
-
-    invoke.url, invoke.folder, invoke.backups = db_url, folder, tmp_path / "backups"
+    invoke = bound_cli(cli, db_url, migrations(FILES), tmp_path / "backups")
     first = invoke("up", "--target", "2")
     assert first.code == 0, first
     return invoke

@@ -12,13 +12,10 @@ happened, the database at the previous version, clean, and the run recorded.
 import os
 import signal
 import subprocess
-import time
 
 import pytest
-from helpers import ferryman_process, query, tables
-
-BASE = {"1_base.up.sql": "CREATE TABLE base (id INTEGER PRIMARY KEY);\n",
-        "1_base.down.sql": "DROP TABLE base;\n"}
+from helpers import (BASE, at_version_1, ferryman_process, query, sleeping_pids, tables,
+                     wait_until)
 
 # Each would run for hours: the signal, not the statement's end, must stop the run.
 SLOW_SQLITE = ("CREATE TABLE slow (id INTEGER);\n"
@@ -40,20 +37,6 @@ def up(ctx):
 
 LIVENESS = 60  # seconds: generous; the statements above take hours
 CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
-
-
-def wait_until(predicate, what, proc, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"ferryman ended (exit {proc.returncode}) before {what}\n"
-                        f"stdout: {out}\nstderr: {err}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.communicate()
-            pytest.fail(f"gave up after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def ended(proc):
@@ -78,24 +61,10 @@ def logged(path, text):
     return check
 
 
-def pg_sleeping(url):
-    database = url.rsplit("/", 1)[1]
-    rows = query(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-                      "AND state = 'active' AND query LIKE 'SELECT pg_sleep%%'", (database,))
-    return rows[0][0] > 0
-
-
 @pytest.fixture
 def prepared(db_url, migrations, cli, monkeypatch):
-    """Version 1 applied; returns (env, add) where add(files) adds migrations."""
-    folder = migrations(BASE)
-    env = {"FERRYMAN_DATABASE_URL": db_url, "FERRYMAN_MIGRATIONS": folder,
-           "FERRYMAN_BACKUP": "false"}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    first = cli("up")
-    assert first.code == 0, first
-    return env
+    """Version 1 applied; returns the environment of the run (FERRYMAN_*)."""
+    return at_version_1(db_url, migrations, cli, monkeypatch)
 
 
 def assert_back_at_version_1(cli, db_url, err, signame):
@@ -120,7 +89,7 @@ def test_a_signal_cancels_the_running_statement_and_rolls_back(db_url, prepared,
     log = str(tmp_path / "run.log")
     proc = ferryman_process("up", "--log-file", log, env=prepared)
     if is_pg:
-        wait_until(lambda: pg_sleeping(db_url), "pg_sleep of 2_slow to run", proc)
+        wait_until(lambda: sleeping_pids(db_url), "pg_sleep of 2_slow to run", proc)
     else:
         # The CTE runs right after the step starts; a signal that comes between the
         # two is caught before the statement (the test holds either way).
@@ -130,7 +99,7 @@ def test_a_signal_cancels_the_running_statement_and_rolls_back(db_url, prepared,
     assert code == CODES[signum], err
     assert_back_at_version_1(cli, db_url, err, signal.Signals(signum).name)
     if is_pg:
-        assert not pg_sleeping(db_url)  # the statement was cancelled, not left running
+        assert not sleeping_pids(db_url)  # the statement was cancelled, not left running
 
 
 def test_sigterm_stops_a_python_migration_in_its_own_code(db_url, prepared, migrations,
@@ -184,7 +153,7 @@ def test_a_signal_after_a_commit_undoes_it_through_its_down(db_url, prepared, mi
     log = str(tmp_path / "run.log")
     proc = ferryman_process("up", "--transaction", "each", "--log-file", log, env=prepared)
     if is_pg:
-        wait_until(lambda: pg_sleeping(db_url), "pg_sleep of 3_slow to run", proc)
+        wait_until(lambda: sleeping_pids(db_url), "pg_sleep of 3_slow to run", proc)
     else:
         wait_until(logged(log, "StepStarted version=3"), "3_slow to start", proc)
     proc.send_signal(signal.SIGTERM)

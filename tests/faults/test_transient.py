@@ -13,40 +13,21 @@ pg_stat_activity, never by a fixed sleep).
 """
 
 import subprocess
-import time
 
 import psycopg
 import pytest
-from helpers import _pg_conninfo, ferryman_process, query, tables
+from helpers import (_pg_conninfo, at_version_1, ferryman_process, query, sleeping_pids,
+                     tables, wait_until)
 
 pytestmark = pytest.mark.postgresql
 
-BASE = {"1_base.up.sql": "CREATE TABLE base (id INTEGER PRIMARY KEY);\n",
-        "1_base.down.sql": "DROP TABLE base;\n"}
 SLOW = {"3_slow.up.sql": "CREATE TABLE slow (id INTEGER);\nSELECT pg_sleep(3600);\n",
         "3_slow.down.sql": "DROP TABLE slow;\n"}
 
 
-def sleeping_pids(url):
-    database = url.rsplit("/", 1)[1]
-    return [row[0] for row in query(
-        url, "SELECT pid FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
-             "AND query LIKE 'SELECT pg_sleep%%'", (database,))]
-
-
 def terminate_while_sleeping(url, proc, timeout=60.0):
     """Wait until the run's pg_sleep is running, then end its backend from outside."""
-    deadline = time.monotonic() + timeout
-    while not (pids := sleeping_pids(url)):
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"ferryman ended (exit {proc.returncode}) before pg_sleep ran\n"
-                        f"stdout: {out}\nstderr: {err}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.communicate()
-            pytest.fail(f"gave up after {timeout:g}s waiting for pg_sleep to run")
-        time.sleep(0.05)
+    pids = wait_until(lambda: sleeping_pids(url), "pg_sleep to run", proc, timeout)
     assert query(url, "SELECT pg_terminate_backend(%s)", (pids[0],)) == [(True,)]
     try:
         out, err = proc.communicate(timeout=60)
@@ -59,14 +40,7 @@ def terminate_while_sleeping(url, proc, timeout=60.0):
 
 @pytest.fixture
 def env(pg_url, migrations, cli, monkeypatch):
-    folder = migrations(BASE)
-    values = {"FERRYMAN_DATABASE_URL": pg_url, "FERRYMAN_MIGRATIONS": folder,
-              "FERRYMAN_BACKUP": "false"}
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    first = cli("up")
-    assert first.code == 0, first
-    return values
+    return at_version_1(pg_url, migrations, cli, monkeypatch)
 
 
 def assert_transient_advice(err, command="up"):
