@@ -47,14 +47,14 @@ def compile_script(script, dialect, phase="core", options=None):
                       "inside a transaction")
             return Compiled(statements, False, reason, adapted), []
     notes, problems = list(adapted), []
-    if (len(statements) >= 2 and _begins(statements[0].words)
+    if (len(statements) >= 2 and begins_transaction(statements[0].words)
             and statements[-1].words[:1] and statements[-1].words[0] in ("COMMIT", "END")):
         # golang-migrate runs files as they are, so many wrap themselves in BEGIN/COMMIT;
         # ferryman already runs each migration in a transaction, so the pair goes.
         statements = statements[1:-1]
         notes.append("its own BEGIN ... COMMIT is replaced by ferryman's transaction")
     for statement in statements:
-        if _begins(statement.words) or _ends(statement.words):
+        if begins_transaction(statement.words) or ends_transaction(statement.words):
             problems.append(
                 f"{name}:{statement.line}: {' '.join(statement.words[:2])} would end "
                 "ferryman's transaction in the middle of the migration; remove it, or "
@@ -62,11 +62,13 @@ def compile_script(script, dialect, phase="core", options=None):
     return Compiled(statements, True, notes=notes), problems
 
 
-def _begins(words):
+def begins_transaction(words):
+    """Whether a statement's first words (Statement.words) begin a transaction."""
     return bool(words) and (words[0] == "BEGIN" or words[:2] == ("START", "TRANSACTION"))
 
 
-def _ends(words):
+def ends_transaction(words):
+    """Whether a statement's first words end the transaction it runs in."""
     if not words:
         return False
     if words[0] == "ROLLBACK":

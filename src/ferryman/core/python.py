@@ -19,7 +19,7 @@ import sys
 import traceback
 
 from ..errors import MigrationError
-from .compile import _begins, _ends
+from .compile import begins_transaction, ends_transaction
 
 
 class Context:
@@ -118,7 +118,8 @@ _REFUSED_METHODS = frozenset((
 # autocommit, isolation_level, read_only, deferrable.
 _REFUSED_SETTINGS = frozenset(("autocommit", "isolation_level", "read_only", "deferrable"))
 # A cheap look before splitting: only text with one of these words can hold a
-# statement that begins or ends a transaction (see compile._begins, compile._ends).
+# statement that begins or ends a transaction (compile.begins_transaction and
+# compile.ends_transaction decide).
 _CONTROL_WORD = re.compile(r"\b(?:BEGIN|START|COMMIT|END|ABORT|ROLLBACK)\b", re.I)
 
 
@@ -168,7 +169,7 @@ class Guard:
         except ValueError:  # not splittable: the database will say what is wrong
             return
         for statement in statements:
-            if _begins(statement.words) or _ends(statement.words):
+            if begins_transaction(statement.words) or ends_transaction(statement.words):
                 self.refuse(f"sent {' '.join(statement.words[:2])} as SQL", text)
 
     def after(self, exc=None):
