@@ -16,10 +16,11 @@ import os
 
 from .errors import ConfigError, register_secret
 from .exposure import check_password_file
+from .phases import DEFAULT_STRATEGY, MIGRATION_PHASES, STRATEGIES
 from .url import build_url, parse_url
 
 DEFAULT_PHASE = "core"
-PHASES = ("core", "extended", "indexes", "constraints", "views")  # see core/source.py
+PHASES = MIGRATION_PHASES  # the phases that take migrations from a folder
 
 # name: (kind, default, help). The environment variable is FERRYMAN_<NAME>.
 SETTINGS = {
@@ -53,7 +54,7 @@ SETTINGS = {
     "retry_backoff": ("duration", 1.0, "first pause before a retry; doubles each time"),
     "log_file": ("path", None, "append every event of every run to this file"),
     # the pipeline (ferryman migrate)
-    "strategy": (("unified", "safe", "extended", "coordinated"), "unified",
+    "strategy": (tuple(STRATEGIES), DEFAULT_STRATEGY,
                  "which phases `migrate` runs"),
     "failure_strategy": (("stop", "continue"), "stop",
                          "stop at a failed phase, or report check failures and go on"),

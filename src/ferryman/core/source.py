@@ -45,13 +45,14 @@ import re
 import stat
 
 from ..errors import ConfigError
+from ..phases import MIGRATION_PHASES
 
 SQL_NAME = re.compile(r"^([0-9]+)_(.*)\.(up|down)\.sql$")
 PY_NAME = re.compile(r"^([0-9]+)_(.*)\.py$")
 REPEATABLE_NAME = re.compile(r"^R__(.+)\.sql$")
 DIALECT_FOLDERS = ("sqlite", "postgresql", "mysql")
-# The migration phases of seed 000's pipeline, in the order they run.
-PHASE_ORDER = ("core", "extended", "indexes", "constraints", "views")
+# The migration phases of the pipeline, in the order they run.
+PHASE_ORDER = MIGRATION_PHASES
 MAX_VERSION = 2**63 - 1  # versions are stored as BIGINT
 KNOWN_DIRECTIVES = {"no-transaction"}
 _PY_DOWN = re.compile(r"^(?:async\s+)?def\s+down\s*\(", re.M)

@@ -1,4 +1,4 @@
-"""Seed 000's unified migration strategy: ten phases, four strategies.
+"""The ten-phase migration pipeline and its four strategies.
 
     precheck -> backup -> core -> extended -> integrity -> indexes -> constraints
              -> views -> optimize -> validate
@@ -8,15 +8,9 @@
 - The migration phases take their migrations from their own folders ([phases]); the
   check phases run ferryman's own code (checks.py).
 - ``Pipeline`` (run.py) runs them; every run writes a JSON, an HTML and a Markdown
-  report (report.py).
+  report (report.py). The names are written once, in ferryman/phases.py.
 """
 
-PHASES = ("precheck", "backup", "core", "extended", "integrity", "indexes", "constraints",
-          "views", "optimize", "validate")
-MIGRATION_PHASES = ("core", "extended", "indexes", "constraints", "views")
-STRATEGIES = {
-    "safe": ("precheck", "backup", "core"),
-    "extended": ("precheck", "backup", "core", "extended"),
-    "unified": PHASES,
-    "coordinated": PHASES,
-}
+from ..phases import CHECK_PHASES, MIGRATION_PHASES, PHASES, STRATEGIES
+
+__all__ = ["PHASES", "MIGRATION_PHASES", "CHECK_PHASES", "STRATEGIES"]
