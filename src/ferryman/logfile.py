@@ -2,7 +2,8 @@
 so that ``tail -f migration.log`` shows a run as it happens (seed 000's habit)."""
 
 import os
-import time
+
+from .text import now_iso
 
 
 class LogFile:
@@ -14,7 +15,7 @@ class LogFile:
         os.makedirs(folder, exist_ok=True)
 
     def __call__(self, event):
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        stamp = now_iso("seconds")
         parts = " ".join(f"{name}={value!r}" for name, value in event.fields())
         line = f"{stamp} pid={os.getpid()} {type(event).__name__} {parts}".rstrip() + "\n"
         # O_APPEND: lines from concurrent runners interleave whole, never mixed.

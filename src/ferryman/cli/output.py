@@ -7,6 +7,8 @@ stdout so that a script reads one document either way.
 
 import sys
 
+from ..text import duration
+
 
 class Output:
     def __init__(self, *, json=False, verbose=False, quiet=False, stdout=None, stderr=None):
@@ -73,7 +75,8 @@ class Output:
     def on_PhaseFinished(self, event):
         index, total = getattr(self, "_phase_index", (0, 0))
         summary = f": {event.summary}" if event.summary else ""
-        self.note(f"phase {event.name:<11} {event.status:<7} ({_ms(event.duration_ms)}){summary}")
+        took = duration(event.duration_ms)
+        self.note(f"phase {event.name:<11} {event.status:<7} ({took}){summary}")
 
     def on_RunStarted(self, event):
         self.detail(f"run {event.run_id}: {event.command} on {event.database}, "
@@ -82,7 +85,7 @@ class Output:
     def on_StepFinished(self, event):
         arrow = "up  " if event.direction == "up" else "down"
         label = event.version if event.version is not None else "R"  # a repeatable
-        self.note(f"  {arrow} {label} {event.name} ({_ms(event.duration_ms)})")
+        self.note(f"  {arrow} {label} {event.name} ({duration(event.duration_ms)})")
 
     def on_StepFailed(self, event):
         print(f"  FAILED {event.version} {event.name}", file=self.stderr)
@@ -101,10 +104,10 @@ class Output:
 
     def on_BackupCreated(self, event):
         self.detail(f"backup {event.id}: {event.path} ({event.size} bytes, "
-                    f"{_ms(event.duration_ms)})")
+                    f"{duration(event.duration_ms)})")
 
     def on_BackupRestored(self, event):
-        self.note(f"restored backup {event.id} ({_ms(event.duration_ms)})")
+        self.note(f"restored backup {event.id} ({duration(event.duration_ms)})")
 
     def on_ServiceEvent(self, event):
         """A service's event in a coordinated run: its lines carry its name."""
@@ -121,9 +124,6 @@ class Output:
     def on_Message(self, event):
         self.note(f"{event.level}: {event.text}")
 
-
-def _ms(value):
-    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
 
 
 def version_label(version):

@@ -113,6 +113,6 @@ def _percent(done, total, status):
 
 
 def _now():
-    from datetime import datetime, timezone
+    from ..text import now_iso
 
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return now_iso()

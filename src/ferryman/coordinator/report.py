@@ -6,7 +6,7 @@ import json
 import os
 from html import escape
 
-from ..pipeline.report import _write_atomically
+from ..pipeline.report import write_atomically
 
 
 def write_coordinated_report(result, graph, folder):
@@ -19,10 +19,10 @@ def write_coordinated_report(result, graph, folder):
         paths = {"json": stem + ".json", "html": stem + ".html", "markdown": stem + ".md",
                  "graph": stem + ".graph.svg"}
         data["report_paths"] = paths
-        _write_atomically(paths["graph"], svg)
-        _write_atomically(paths["json"], json.dumps(data, indent=2, default=str) + "\n")
-        _write_atomically(paths["html"], _html(data, svg))
-        _write_atomically(paths["markdown"], _markdown(data))
+        write_atomically(paths["graph"], svg)
+        write_atomically(paths["json"], json.dumps(data, indent=2, default=str) + "\n")
+        write_atomically(paths["html"], _html(data, svg))
+        write_atomically(paths["markdown"], _markdown(data))
     except OSError:
         return {}
     return paths

@@ -25,11 +25,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_future
-from datetime import datetime, timezone
 from typing import NamedTuple
 
 from ..errors import BlockedError, DriverError, FerrymanError
 from ..readonly import StatusReader
+from ..text import iso
 
 DEFAULT_DEADLINE = 1.0
 # How long one SQLite read waits for the file's lock (the busy timeout) once a state is
@@ -134,7 +134,7 @@ class ServiceReads:
         stale = reason is not None or not flight.done()
         if not stale or held is None or held[1] < last.at_monotonic:
             held = (last.lock_held, last.at_monotonic)
-        return Answer(last.status, held[0], stale, _iso(last.at),
+        return Answer(last.status, held[0], stale, iso(last.at),
                       round(max(0.0, now_wall - last.at), 3), reason if stale else None)
 
     # -- the worker thread -----------------------------------------------------------
@@ -227,8 +227,3 @@ async def _done(flight, timeout):
 def _settle(waiter):
     if not waiter.done():
         waiter.set_result(None)
-
-
-def _iso(seconds):
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(
-        timespec="milliseconds").replace("+00:00", "Z")

@@ -57,6 +57,8 @@ import json
 import os
 import tempfile
 
+from ..text import duration, size
+
 STATUSES = ("ok", "skipped", "failed", "rolled_back", "dry_run")
 NO_VALUE = "—"
 
@@ -78,7 +80,7 @@ def write_reports(report, folder, stem):
              "html": os.path.join(folder, f"{stem}.html"),
              "markdown": os.path.join(folder, f"{stem}.md")}
     for kind, path in paths.items():
-        _write_atomically(path, texts[kind])
+        write_atomically(path, texts[kind])
     return paths
 
 
@@ -86,7 +88,7 @@ def _render_json(report):
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
 
 
-def _write_atomically(path, text):
+def write_atomically(path, text):
     """A reader (a CI job, a browser) sees the old file or the new one, never half of one."""
     folder, name = os.path.split(path)
     # The temporary file sits in the same folder: os.replace is atomic only within
@@ -127,27 +129,12 @@ def _number(value):
 
 def _duration(ms):
     ms = _number(ms)
-    if ms is None:
-        return NO_VALUE
-    if ms < 1:
-        return f"{ms:.2f} ms"
-    if ms < 1000:
-        return f"{ms:.1f} ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.2f} s"
-    minutes, rest = divmod(ms / 1000, 60)
-    return f"{int(minutes)} min {rest:.1f} s"
+    return NO_VALUE if ms is None else duration(ms)
 
 
-def _size(size):
-    size = _number(size)
-    if size is None:
-        return NO_VALUE
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return NO_VALUE  # not reached: the loop returns at GiB
+def _size(count):
+    count = _number(count)
+    return NO_VALUE if count is None else size(count)
 
 
 def _count(value):
