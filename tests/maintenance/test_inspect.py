@@ -102,9 +102,9 @@ def test_inspect_for_people_prints_aligned_tables(cli, db_url):
     for title in ("slow queries", "table sizes", "connections", "locks"):
         assert any(line.startswith(title) for line in lines), title
     header = next(line for line in lines if line.split()[:2] == ["table", "total"])
-    row = next(line for line in lines if "letters" in line and "kB" in line)
+    row = next(line for line in lines if "letters" in line and "KiB" in line)
     # aligned: each value starts where its column's header does
-    assert row.index("kB") < header.index("data") < len(row)
+    assert row.index("KiB") < header.index("data") < len(row)
     assert header.index("total") == row.index(row.split()[1])
 
 

@@ -10,6 +10,7 @@ import os
 from ..config import load_settings
 from ..errors import ConfigError, FerrymanError
 from ..exposure import check_command_line_url
+from ..text import duration, size
 from .output import version_label
 from .spec import COMMANDS, check_numbers, options_of
 
@@ -95,7 +96,7 @@ def cmd_history(params, out):
     if not entries:
         out.line("no history: ferryman has not run on this database")
     for e in entries:
-        took = f"{e.duration_ms:.1f} ms" if e.duration_ms is not None else ""
+        took = _ms(e.duration_ms)
         out.line(f"{e.started_at}  {e.direction:<10} {str(e.version):<16} {e.name or '':<28} "
                  f"{e.outcome:<8} {took:>10}  {e.applied_by}")
     return 0
@@ -324,8 +325,8 @@ def _columns(section, rows):
         return [("mean", "mean_ms", _ms), ("calls", "calls", str), ("total", "total_ms", _ms),
                 ("rows", "rows", str), ("query", "query", _one_line)]
     if section == "table_sizes":
-        return [("table", "table", str), ("total", "total_bytes", _size),
-                ("data", "table_bytes", _size), ("indexes", "indexes_bytes", _size),
+        return [("table", "table", str), ("total", "total_bytes", size),
+                ("data", "table_bytes", size), ("indexes", "indexes_bytes", size),
                 ("rows", "rows", str if not rows[0]["rows_estimated"] else _estimate)]
     if section == "connections":
         return [("state", "state", str), ("application", "application_name", str),
@@ -352,20 +353,13 @@ def _print_table(out, columns, rows):
 
 
 def _ms(value):
-    return "" if value is None else f"{value:.1f} ms"
+    return "" if value is None else duration(value)
 
 
 def _seconds(value):
     if value < 120:
         return f"{value:.1f}s"
     return f"{value / 60:.0f}m" if value < 7200 else f"{value / 3600:.1f}h"
-
-
-def _size(value):
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
 
 
 def _estimate(value):

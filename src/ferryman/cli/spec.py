@@ -5,6 +5,8 @@ the fast parser that runs well-formed invocations without importing click, so th
 ``ferryman status`` costs milliseconds. A test checks that both parse alike.
 """
 
+from ..phases import STRATEGIES
+
 
 class Opt:
     """One option. ``kind``: str, int, path, duration, flag (True when given), off (False
@@ -146,7 +148,7 @@ COMMANDS = {c.name: c for c in [
             "ferryman rollback --dry-run", [DRY_RUN, YES, JSON], changes=True),
     Command("migrate", "Run the migration pipeline: the phases of a strategy, with a report.",
             "ferryman migrate --strategy unified --dry-run", [
-                Opt("strategy", ("--strategy",), ("unified", "safe", "extended", "coordinated"),
+                Opt("strategy", ("--strategy",), tuple(STRATEGIES),
                     "which phases run (default unified: all ten)", setting=True),
                 DRY_RUN,
                 Opt("rollback", ("--rollback",), "flag", "undo the last run instead (seed "
