@@ -105,7 +105,7 @@ _TABLE_KEYS = {
 
 
 # The accepted range of every number ferryman reads, whether it comes from a flag, a
-# FERRYMAN_* variable or the file (issue 8, item 8): name -> (kind, lowest, highest),
+# FERRYMAN_* variable or the file: name -> (kind, lowest, highest),
 # both inclusive. check_number() is the one place that reads them; settings go through
 # it in _coerce, and the command line's own numbers (--limit, --steps, a version...)
 # through cli/spec.py's check_numbers. Durations are in seconds.
@@ -228,7 +228,7 @@ class Settings:
 
     @property
     def url(self):
-        """The database URL, from ``database_url`` or the seed's connection flags."""
+        """The database URL, from ``database_url`` or the connection settings."""
         if self.database_url is not None:
             url = self.database_url
         elif self.host or self.database:
@@ -358,7 +358,7 @@ def _has_tool_table(path):
 
 def _read_config(path):
     """The file's settings: a table. Anything else, or a file that is not UTF-8 TOML,
-    is a ConfigError (exit 2) naming the file (issue 8, item 7)."""
+    is a ConfigError (exit 2) naming the file."""
     import tomllib  # only when there is a file: keeps `ferryman status` fast without one
 
     try:
@@ -427,7 +427,7 @@ def _password(values, env):
     password = env.get("FERRYMAN_PASSWORD") or None
     path = values.get("password_file")
     if path and not password:
-        check_password_file(path)  # issue 8, item 10: warn when others can read it
+        check_password_file(path)  # warn when others can read it
         try:
             with open(path, encoding="utf-8") as handle:
                 password = handle.read().strip() or None

@@ -153,7 +153,7 @@ class MigrationError(FerrymanError):
 
 
 class Interrupted(FerrymanError):
-    """SIGINT or SIGTERM stopped the command (issue 8, item 13). A run in progress was
+    """SIGINT or SIGTERM stopped the command. A run in progress was
     stopped (its running statement cancelled) and rolled back as for a failure first; the
     message says where the database is. ``exit_code`` is 128 + the signal's number, as a
     shell reports a process that a signal ended: 130 for SIGINT, 143 for SIGTERM. When the
@@ -202,7 +202,7 @@ class SchemaVersionError(StateError):
 
 class DamagedStateError(StateError):
     """ferryman's own tables are missing, hold values ferryman cannot read, or disagree
-    with each other (issue 8, items 2, 3 and 16): what was applied cannot be trusted, so
+    with each other: what was applied cannot be trusted, so
     nothing runs until a person repairs them (``ferryman force``) or restores a backup.
     ``problems`` lists every one found."""
 
@@ -225,14 +225,13 @@ class ConnectError(BlockedError):
 
 class LockTimeout(BlockedError):
     """Another runner held the migration lock longer than the lock timeout; on SQLite,
-    also another connection holding the database's write lock that long (issue 8,
-    item 15)."""
+    also another connection holding the database's write lock that long."""
 
 
 class ReadOnlyDatabase(BlockedError):
     """The database cannot be written by this process: a read-only file, or a folder
     where SQLite cannot create its journal. Found before the backup and before any
-    migration runs (issue 8, item 17)."""
+    migration runs."""
 
 
 class DriverError(BlockedError):

@@ -1,4 +1,4 @@
-"""Warnings about a password that other users of this host can read (issue 8, item 10).
+"""Warnings about a password that other users of this host can read.
 
 A command line is readable by every user of the host (``ps``, /proc/PID/cmdline) and
 lands in the shell's history: a password in ``--database-url`` is exposed, though

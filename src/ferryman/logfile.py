@@ -1,5 +1,5 @@
 """The log file (``log_file`` / ``--log-file``): every event of every run, one line each,
-so that ``tail -f migration.log`` shows a run as it happens (seed 000's habit)."""
+so that ``tail -f migration.log`` shows a run as it happens."""
 
 import os
 

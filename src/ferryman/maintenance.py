@@ -1,4 +1,4 @@
-"""Seed 000's maintenance plan and monitoring views: ``ferryman maintain`` and
+"""The maintenance tasks and monitoring views: ``ferryman maintain`` and
 ``ferryman inspect``.
 
 Above the dialects, which own each engine's SQL (dialects/base.py, item 7); below
@@ -62,8 +62,9 @@ class PurgeRequest:
 
 @dataclass(frozen=True)
 class Inspection:
-    """The seed's monitoring views. A section is None where the engine has no such
-    thing; ``notes`` says why, and anything else a person should know."""
+    """The monitoring views of ``ferryman inspect``. A section is None where the
+    engine has no such thing; ``notes`` says why, and anything else a person should
+    know."""
 
     database: str
     slow_queries: list | None

@@ -50,14 +50,14 @@ class StatusReader:
 
         self.url, self.phases, self.prefix = url, phases, prefix
         self.timeout, self.password = timeout, password
-        # Bounds a read queued behind a lock (the HTTP app's read deadline, issue 8 #20).
+        # Bounds a read queued behind a lock (the HTTP app's read deadline).
         self.statement_timeout = statement_timeout
         self.convert = convert or (lambda data: data)
         self.db = None
         self.placeholder = False
         # Reentrant: close() takes it too, so no thread closes the connection while
         # another reads through it (a closed sqlite3 handle under a running statement
-        # crashed the interpreter: issue 8, item 20).
+        # crashed the interpreter).
         self.lock = threading.RLock()
         self.last = None  # (listing, fingerprint, status dict, converted answer)
 
@@ -158,7 +158,7 @@ def status_dict(url, listing, state):
 
 
 def _problems(listing, state):
-    """(problems, hint): everything that would stop `ferryman up` (issue 8, item 19),
+    """(problems, hint): everything that would stop `ferryman up`,
     in the words of its error, and what a person should run next (None when nothing
     needs a person). ``status --exit-code`` exits 3 when there are problems."""
     from .core.plan import dirty_error, missing_error

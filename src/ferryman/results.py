@@ -17,7 +17,8 @@ class MigrationInfo:
 
 @dataclass(frozen=True)
 class MigrationStatus:
-    """Seed 004's MigrationStatus, and what else a person asks first."""
+    """The status record (current version, dirty flag, pending count, last backup),
+    and what else a person asks first."""
 
     current_version: int | None
     dirty: bool

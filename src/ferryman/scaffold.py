@@ -49,7 +49,7 @@ def down(ctx):
 
 
 # Backups are full copies of the database and reports show its schema and SQL: they
-# belong beside the project, never in its repository (issue 8, item 10).
+# belong beside the project, never in its repository.
 GITIGNORE = ("backups/", "reports/")
 
 

@@ -1,4 +1,4 @@
-"""Migrations while the application starts (seed 004's RunMigrationsWithBackup).
+"""Start-up migrations: back up and migrate while the application starts.
 
     import ferryman
 
@@ -52,7 +52,7 @@ def migrate_on_startup(database_url=None, migrations=None, *, config=None, logge
             raise dirty_error(before.dirty_details)
         # A problem (ferryman's tables damaged, an applied file edited or gone) is
         # what `up` refuses: let it refuse, so the application does not start on a
-        # database nobody can vouch for (issue 8, items 2 and 19).
+        # database nobody can vouch for.
         if (not before.problems and before.pending_count == 0
                 and before.current_version == before.head_version):
             logger.info("database %s is at version %s; nothing to migrate", before.database,

@@ -107,8 +107,7 @@ def parse_url(text):
 
 def _refuse_nul(url):
     """A NUL, raw or as %00, in any part: C APIs cut the text there, so SQLite cannot
-    open the path (exit 70 before) and libpq would take the user ``u%00x`` as ``u``
-    (issue 8, item 7)."""
+    open the path (exit 70 before) and libpq would take the user ``u%00x`` as ``u``."""
     parts = [url.user, url.password, url.host, url.database, url.path,
              *url.query, *url.query.values()]
     if any(part and "\x00" in part for part in parts):
@@ -159,7 +158,7 @@ def _refuse_ambiguous_credentials(rest, original):
     (RFC 3986, section 3.2): ``postgresql://u:ab/cd@host/db`` would be read as host
     ``u``, port ``ab``, database ``cd@host/db``, and a part of the password would be
     shown as a database name. So an @ after the first / ? or # is refused, with the
-    URL shown through _shown (issue 8, item 9); written %2F, %3F, %23 and %40 these
+    URL shown through _shown; written %2F, %3F, %23 and %40 these
     characters are taken."""
     at = rest.rfind("@")
     if at > 0 and any(c in rest[:at] for c in "/?#"):
@@ -237,7 +236,7 @@ def _shown(text):
     """A URL as it may appear in an error, however malformed: everything between the
     scheme and the LAST @ is replaced by ``***`` (user, password, and whatever a raw
     password holds: @ : / ? #), and so is a ``password=`` parameter. Computed before
-    any parsing, so no parse can go wrong first (issue 8, item 9). The hidden parts
+    any parsing, so no parse can go wrong first. The hidden parts
     are registered as secrets, so no later message shows them either."""
     head, at, tail = text.rpartition("@")
     if at:
@@ -266,7 +265,7 @@ def _shown(text):
 
 def build_url(*, dialect="postgresql", host=None, port=None, user=None, database=None,
               ssl=None):
-    """The URL for the seed's connection flags (--host --port --user --database --ssl)."""
+    """The URL for the connection flags (--host --port --user --database --ssl)."""
     query = {"sslmode": ssl} if ssl else {}
     if dialect == "sqlite":
         return DatabaseURL("sqlite", path=database or ":memory:")

@@ -1,4 +1,4 @@
-"""SIGINT and SIGTERM while a command runs migrations (issue 8, item 13).
+"""SIGINT and SIGTERM while a command runs migrations.
 
 What happens: the running statement is cancelled (PostgreSQL's cancel request, SQLite's
 ``interrupt()``), the run rolls back as for a failure, the error says so ("interrupted

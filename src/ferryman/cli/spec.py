@@ -199,7 +199,7 @@ COMMANDS = {c.name: c for c in [
             [Opt("limit", ("--limit",), "int", "at most N slow queries (default 10)", "N"),
              JSON]),
     # The listen address is --bind/--bind-port: --host and --port are the database's
-    # (the seed's connection flags, in COMMON).
+    # (the connection flags, in COMMON).
     Command("serve", "Serve the status page, JSON status and metrics over HTTP.",
             "ferryman serve --bind 127.0.0.1 --bind-port 8080", [
                 Opt("bind", ("--bind",), "str", "listen on this address (default "
@@ -233,7 +233,7 @@ def check_numbers(command, params):
     """Range-check the command line's own numbers (--limit, --steps, a VERSION...) by
     the same table and function as every setting (config.NUMBERS, check_number): a
     setting given as a flag is checked by the configuration, as it is from the
-    environment and the file (issue 8, item 8). Raises ConfigError (exit 2)."""
+    environment and the file. Raises ConfigError (exit 2)."""
     from ..config import check_number
 
     spec = COMMANDS[command]

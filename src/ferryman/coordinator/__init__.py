@@ -1,4 +1,4 @@
-"""Seed 000's migration coordinator: many services' databases, in dependency order and
+"""The migration coordinator: many services' databases, in dependency order and
 in parallel, with progress (progress.py), one report (report.py) and a picture of the
 dependency graph (graph.py)."""
 

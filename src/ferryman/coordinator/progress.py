@@ -1,6 +1,6 @@
 """Progress of runs in this process, shared by the worker threads, the terminal display
 and the HTTP app: the overall percentage of migrations done, and each service's phase
-and migration (seed 000's ProgressPercent)."""
+and migration."""
 
 import threading
 

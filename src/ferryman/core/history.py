@@ -149,8 +149,8 @@ class History:
     def read_state(self, strict=True):
         """The database's state; an empty state when ferryman never ran here.
 
-        ferryman's tables are checked against each other on every read (issue 8, items
-        2, 3, 16): a table missing, a meta value that cannot be read, or the applied
+        ferryman's tables are checked against each other on every read:
+        a table missing, a meta value that cannot be read, or the applied
         migrations and the history disagreeing. ``strict`` (every command that runs
         or checks migrations) raises the state's error, exit code 3: never re-run an
         applied migration because ferryman forgot it. Without it (status, force,

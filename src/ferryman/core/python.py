@@ -57,7 +57,7 @@ def run_python(db, migration, direction, script, call=None):
 
     Whatever comes out of the migration fails it, ``BaseException`` included: a
     ``sys.exit(0)`` in ``up()`` must not end ferryman with exit 0 and the migration
-    pending (issue 8, item 4). A real SIGINT or SIGTERM is not a KeyboardInterrupt
+    pending. A real SIGINT or SIGTERM is not a KeyboardInterrupt
     of the migration's: the CLI's handler tells the runner, which reports it.
     ``call(function, ctx)`` runs the function (the runner marks the time it spends
     in the migration's own code); the default calls it.
@@ -101,7 +101,7 @@ def _exit_note(exc):
     return ""
 
 
-# -- the guard around ctx.connection (issue 8, item 4) ------------------------------------
+# -- the guard around ctx.connection ------------------------------------------------------
 # The driver's connection would let a migration commit ferryman's transaction half way:
 # its tables would stay while the run reports being rolled back. So the migration gets a
 # proxy that refuses what ends or changes the transaction, checks the SQL it sends, and,

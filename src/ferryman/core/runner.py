@@ -26,7 +26,7 @@ Stopping. A signal (the CLI's handler, see ``request_stop``) or the run's timeou
 cancels the running statement from another thread; the run then rolls back as for a
 failure and says why: ``Interrupted`` (exit code 130 or 143) for a signal. A run that
 lost its connection opens a new one (``reconnect``) to record the failure and to undo
-what it committed, and says that running it again is the fix (issue 8, items 13, 18).
+what it committed, and says that running it again is the fix.
 """
 
 import time
@@ -45,7 +45,7 @@ BUDGET_EVERY = 50  # steps between two looks at the lock table
 RECONNECT_LOCK_WAIT = 10.0  # seconds to retake the lock after a lost connection
 
 
-# -- stopping on a signal (issue 8, item 13) -------------------------------------------
+# -- stopping on a signal --------------------------------------------------------------
 # The runs in progress in this process, and the stop request once a signal came. Plain
 # containers: add, discard, append and list() are atomic under the GIL, and the CLI's
 # signal watcher reads them from its own thread.
@@ -202,7 +202,7 @@ class Runner:
     """Runs steps against one open database connection (a dialect).
 
     ``reconnect()`` opens a new connection like the first; with it, a run that lost
-    its connection records its failure and undoes what it committed (issue 8, 18).
+    its connection records its failure and undoes what it committed.
     """
 
     def __init__(self, db, listing, *, prefix="ferryman_", lock_timeout=600.0,
@@ -597,7 +597,7 @@ class Runner:
                                      "whether the run committed is unknown")
         if failure.dirty:
             # Worded for both endings: a restore that brings it back (no "the database
-            # is dirty" then, issue 8 item 19), or a dirty mark left for a person.
+            # is dirty" then), or a dirty mark left for a person.
             self._unrecoverable(error, "it stopped part way outside a transaction, so it "
                                 "could not be rolled back",
                                 lambda: self._finish("dirty", error))
@@ -641,8 +641,7 @@ class Runner:
 
     def _stopped_or_transient(self, error, step, rolled_back):
         """The error of a run brought back after a signal (Interrupted) or a transient
-        failure: nothing needs fixing in the migration, running it again is the fix
-        (issue 8, items 13 and 18)."""
+        failure: nothing needs fixing in the migration, running it again is the fix."""
         where = (f"rolled back to version {_label(self.run.from_version)}, where the run "
                  "started" + (f" ({len(rolled_back)} migration"
                               f"{'s' if len(rolled_back) != 1 else ''} undone)"
@@ -672,7 +671,7 @@ class Runner:
     def _ensure_connection(self):
         """After a lost connection (the server ended it, the network dropped), open a
         new one and take the migration lock again, so that the failure is recorded and
-        what the run committed can be undone (issue 8, item 18). The lost session's
+        what the run committed can be undone. The lost session's
         lock went with it; another runner that took it since wins, and this run records
         nothing (a warning says so). Best effort: False when still without one."""
         if not self.db.connection_lost():
@@ -700,7 +699,7 @@ class Runner:
 
     def _transaction_ended(self, step, failure):
         """A Python migration ended the run's transaction itself (a COMMIT or ROLLBACK
-        that reached the driver past the guard, issue 8 item 4): what the transaction
+        that reached the driver past the guard): what the transaction
         held is committed or gone, and what ran after it is committed. Nothing can roll
         that back, so the database is marked dirty at the migration, with the truth."""
         self.db.rollback()  # whatever the migration began after ending ferryman's

@@ -14,15 +14,15 @@ for that engine only, where the SQL differs (triggers, constraints).
 Names starting with ``_`` or ``.`` are ignored (``__init__.py``, ``__pycache__``,
 ``.gitkeep``, editors' swap files), and so are other files that do not look like
 migrations (README.md, data files). A name that looks like a migration but cannot be
-taken is a problem, where golang-migrate would run it or skip it silently (issue 8,
-item 5). It looks like one when it ends in ``.sql`` or ``.py`` (any case), or when it
+taken is a problem, where golang-migrate would run it or skip it silently.
+It looks like one when it ends in ``.sql`` or ``.py`` (any case), or when it
 starts with digits and ``_`` or ``.`` and has ``.up.`` or ``.down.`` in it, as
 golang-migrate's own pattern ``^([0-9]+)_(.*)\\.(down|up)\\.(.*)$`` takes any extension:
 ``2_other.up.sqlite``, ``3_x.up.SQL``, ``4_y.sql``, ``1_a.up.sql.bak``. So is a name
 holding a character that is not printable (a control character, bytes that are not
 UTF-8), which no message could show.
 
-Symbolic links (issue 8, item 6): a link inside the folder is followed only when it
+Symbolic links: a link inside the folder is followed only when it
 resolves inside the folder (``2_b.up.sql -> shared/b.sql``); a link that leaves it
 (``-> /etc/passwd``, ``-> ../other/1.sql``) is a problem, named with its target, so
 that a migrations folder never reads files from elsewhere. The folder itself may be
@@ -31,7 +31,7 @@ resolves. Only regular files are read: a pipe or a device named like a migration
 a problem, never a read that blocks.
 
 The text of every migration file (SQL up and down, repeatable, Python) may not hold a
-control character that no SQL or Python source needs (issue 8, item 1): C0 but for tab,
+control character that no SQL or Python source needs: C0 but for tab,
 line feed, form feed and carriage return, and DEL. A NUL is the dangerous one: libpq
 sends a query as a C string, so PostgreSQL runs the text cut at the NUL (a ``WHERE``
 lost is every row updated). A file holding one is a problem naming its line.
@@ -358,7 +358,7 @@ def scan(phases, dialect=None):
 
 def _mtime(folder):
     """The folder's mtime; a ConfigError (exit 2) when it is missing, not a folder
-    (``-m /etc/passwd``) or cannot be read (issue 8, item 7)."""
+    (``-m /etc/passwd``) or cannot be read."""
     try:
         st = os.stat(folder)
     except FileNotFoundError:

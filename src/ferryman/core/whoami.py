@@ -1,5 +1,5 @@
 """Who this process is: the user in the history, the SQLite lock holder and
-PostgreSQL's application_name. The one place that asks (issue 8, item 12).
+PostgreSQL's application_name. The one place that asks.
 
 ``getpass.getuser()`` reads LOGNAME, USER, LNAME and USERNAME, then the password
 database. A container user without a passwd entry (OpenShift's ``runAsUser: 10001``,

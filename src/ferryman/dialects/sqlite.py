@@ -11,7 +11,7 @@
 - Before a run changes anything (before its backup), ``ready_to_write`` takes SQLite's
   own write lock, waiting for another writer no longer than --lock-timeout, and proves
   that a write is possible (a read-only file or folder is found there, not mid-run);
-  the run goes on in that transaction (issue 8, items 15 and 17).
+  the run goes on in that transaction.
 """
 
 import fcntl
@@ -190,7 +190,7 @@ class SQLiteDialect(Dialect):
                 self._lock_file.close()
                 self._lock_file = None
 
-    # -- before a run writes (issue 8, items 15 and 17) --------------------------------
+    # -- before a run writes -----------------------------------------------------------
     def lock_wait(self, seconds, action, stop=None):
         """``action()``, waiting up to ``seconds`` for another connection's lock, then
         LockTimeout naming the holder: before a run, SQLite's busy wait is ferryman's
@@ -199,8 +199,8 @@ class SQLiteDialect(Dialect):
         The wait is cut in slices of the busy timeout
         (https://sqlite.org/c3ref/busy_timeout.html), with ``action`` tried again after
         each: sqlite3_interrupt() does not end a busy wait, and Python runs a signal's
-        handler only between two slices, so SIGTERM must not wait out --lock-timeout
-        (issue 8, item 13). ``stop``, called between slices, may raise to end the wait.
+        handler only between two slices, so SIGTERM must not wait out --lock-timeout.
+        ``stop``, called between slices, may raise to end the wait.
         """
         import time
 
@@ -498,7 +498,7 @@ def _writable(path):
 
 def _raise_if_folder_read_only(path, what, exc):
     """ReadOnlyDatabase when the folder of ``path`` (a file ferryman must create) is
-    read-only for this process (issue 8, item 17)."""
+    read-only for this process."""
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(folder) and not _writable(folder):
         raise ReadOnlyDatabase(

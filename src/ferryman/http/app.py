@@ -1,4 +1,4 @@
-"""The ASGI app: seed 004's status interface over HTTP, for `ferryman serve` or to mount.
+"""The ASGI app: the status interface over HTTP, for `ferryman serve` or to mount.
 
     from ferryman.http import create_app
     app.mount("/ops", create_app(config="ferryman.toml", token=os.environ["OPS_TOKEN"]))
@@ -12,7 +12,7 @@ exist, behind ``Authorization: Bearer``. Every request must name an allowed host
 rebinding), and a POST that carries an Origin must come from one.
 
 Thin: each handler is a few lines over ``Services`` and ``Runs`` (no HTTP there), which
-are a few lines over the library. Issue 8, item 20: ``/healthz`` and the status reads
+are a few lines over the library. Under load, ``/healthz`` and the status reads
 (status, page, metrics, readyz) are coroutines that never take a thread of Starlette's
 pool: health touches nothing, and a status waits for its service's own reader thread
 at most the read deadline, then answers the last known state, marked stale. The other

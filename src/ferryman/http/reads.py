@@ -1,6 +1,6 @@
 """One service's status reads under load: a deadline, the last known state, one thread.
 
-Issue 8, item 20: with 20 clients polling a SQLite service during a migration, every
+Before, with 20 clients polling a SQLite service during a migration, every
 status request took a thread of Starlette's pool and waited up to the busy timeout
 (10 s) for the file's lock, one after the other behind one shared connection; ``/healthz``
 queued behind them, and the migration's end closed that connection under a reader's

@@ -6,7 +6,7 @@ migration folders (names only) and asks the database a few small queries, throug
 read-only connection kept by the service's own thread (reads.py): the state, and
 whether a runner holds the migration lock, asked without taking it. Concurrent
 requests share one read; a request waits at most the read deadline, then answers the
-last known state, marked ``stale`` with its age (issue 8, item 20), so a page can poll
+last known state, marked ``stale`` with its age, so a page can poll
 every second while a migration runs and holds the database's lock.
 """
 

@@ -462,7 +462,7 @@ _DRY_NOTES = {
 
 
 def maintenance_plan(settings):
-    """Seed 000's maintenance plan, as ferryman commands."""
+    """The maintenance plan, as ferryman commands."""
     purge = "ferryman maintain purge" + (
         f" --table {settings.purge_table} --column {settings.purge_column} --days "
         f"{settings.purge_days}" if settings.purge_table else " --table T --column deleted_at "

@@ -167,7 +167,7 @@ class PostgreSQLBackup:
                         f"{_last_line(result.stderr)}", db_message=result.stderr.strip())
 
 
-# The supervisor of a pg_dump or pg_restore (issue 8, item 14). It starts the tool,
+# The supervisor of a pg_dump or pg_restore. It starts the tool,
 # and reads a pipe whose only writer is ferryman, who never writes: the read returns
 # when ferryman's end closes, which the kernel does when ferryman dies, kill -9
 # included; then it kills the tool. It ends as the tool ended (its exit code, or the

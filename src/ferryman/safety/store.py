@@ -12,10 +12,10 @@ same way. So a file under a final name is always complete, and a failure leaves
 none. File names carry the database's name, never a host, user or password.
 
 A backup is a full copy of the database: the folder is created 0700 and every file
-in it 0600, whatever the umask (issue 8, item 10). A partial file's name says who
+in it 0600, whatever the umask. A partial file's name says who
 writes it (a tag of this machine and pid namespace, and the pid), so that a later
 backup of the same database removes the partial files of writers that died
-(kill -9, a power cut) and never those of a writer still at work (issue 8, item 14):
+(kill -9, a power cut) and never those of a writer still at work:
 
       app-20261121T101500Z-3fa9c2.sqlite.5d41402a-4242-9e107d.partial
 """
