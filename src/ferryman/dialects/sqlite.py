@@ -19,7 +19,7 @@ import os
 import sqlite3
 
 from ..errors import ConnectError, DriverError, InputError, LockTimeout, ReadOnlyDatabase
-from .base import Dialect, quote_identifier
+from .base import Catalog, Dialect
 
 BUSY_SLICE = 0.2  # seconds of one busy wait before a run: see SQLite.lock_wait
 
@@ -27,8 +27,8 @@ BUSY_SLICE = 0.2  # seconds of one busy wait before a run: see SQLite.lock_wait
 class SQLiteDialect(Dialect):
     name = "sqlite"
     placeholder = "?"
-    TYPES = {"bigint": "INTEGER", "text": "TEXT", "timestamp": "TEXT", "real": "REAL",
-             "id": "INTEGER PRIMARY KEY"}
+    TYPES = {"bigint": "INTEGER", "text": "TEXT", "varchar": "VARCHAR", "timestamp": "TEXT",
+             "real": "REAL", "id": "INTEGER PRIMARY KEY"}
 
     def __init__(self, url, connection, statement_timeout=None):
         super().__init__(url, connection)
@@ -326,7 +326,15 @@ class SQLiteDialect(Dialect):
             return True
         return words[0] == "PRAGMA" and any(w in _OUTSIDE_PRAGMAS for w in words[1:3])
 
-    # -- maintenance and monitoring (ferryman maintain / inspect; see base.py, item 7) -----
+    def data_version(self):
+        """PRAGMA data_version: it changes when another connection commits a write
+        (https://sqlite.org/pragma.html#pragma_data_version)."""
+        return self.query("PRAGMA data_version")[0][0]
+
+    def catalog(self, prefix="ferryman_"):
+        return SQLiteCatalog(self, prefix)
+
+    # -- maintenance and monitoring (ferryman maintain / inspect; see base.py, item 8) -----
     def _user_tables(self):
         # sqlite_* tables are SQLite's own (sqlite_sequence, sqlite_stat1).
         return [row[0] for row in self.query(
@@ -348,7 +356,7 @@ class SQLiteDialect(Dialect):
             return [], "SQLite has no materialized views: nothing to refresh"
         # main."t" is always a table, never a collation or schema of the same name
         # (https://sqlite.org/lang_reindex.html).
-        names = [f"main.{quote_identifier(t)}" for t in self._resolve_tables(tables or [])]
+        names = [f"main.{self.quote(t)}" for t in self._resolve_tables(tables or [])]
         if task == "analyze":
             # PRAGMA optimize after a full ANALYZE, as https://sqlite.org/lang_analyze.html
             # recommends; it would re-analyze other tables, so not after a partial one.
@@ -371,7 +379,7 @@ class SQLiteDialect(Dialect):
             raise InputError(f"table {table} has no column {column!r}",
                              hint="its columns: " + ", ".join(columns.values()))
         column = columns[column.lower()]
-        t, c = f"main.{quote_identifier(table)}", quote_identifier(column)
+        t, c = f"main.{self.quote(table)}", self.quote(column)
         old = (f"(CASE WHEN typeof({c}) IN ('integer', 'real') THEN datetime({c}, 'unixepoch') "
                f"ELSE datetime({c}) END) < :cutoff")
         key = self._row_key(table)
@@ -386,19 +394,16 @@ class SQLiteDialect(Dialect):
         """rowid, or the primary key columns of a WITHOUT ROWID table (which has no
         rowid), for ``(key) IN (SELECT key ...)``."""
         try:
-            self.query(f"SELECT rowid FROM main.{quote_identifier(table)} LIMIT 0")
+            self.query(f"SELECT rowid FROM main.{self.quote(table)} LIMIT 0")
             return "rowid"
         except DriverError:
             keys = self.query("SELECT name FROM pragma_table_info(?) WHERE pk > 0 "
                               "ORDER BY pk", (table,))
-            return ", ".join(quote_identifier(row[0]) for row in keys)
+            return ", ".join(self.quote(row[0]) for row in keys)
 
     def purge_cutoff(self, days):
         # datetime()'s own format, so the comparison with datetime(column) is exact.
         return self.query("SELECT datetime('now', ?)", (f"-{int(days)} days",))[0][0]
-
-    def purge_count(self, target, cutoff):
-        return self.query(target["count"], {"cutoff": cutoff})[0][0]
 
     def purge_batch(self, target, cutoff, size):
         self.execute(target["delete"], {"cutoff": cutoff, "size": size})
@@ -413,7 +418,7 @@ class SQLiteDialect(Dialect):
 
     def table_sizes(self):
         tables = self._user_tables()
-        rows = {t: self.query(f"SELECT count(*) FROM main.{quote_identifier(t)}")[0][0]
+        rows = {t: self.query(f"SELECT count(*) FROM main.{self.quote(t)}")[0][0]
                 for t in tables}
         page_size = self.query("PRAGMA page_size")[0][0]
         file_bytes = self.query("PRAGMA page_count")[0][0] * page_size
@@ -472,16 +477,91 @@ class SQLiteDialect(Dialect):
         return [], "locks: no connection holds the write lock"
 
 
+class SQLiteCatalog(Catalog):
+    """What the pipeline's checks ask a SQLite database (see base.Catalog)."""
+
+    def tables(self):
+        return [t for t in self.db._user_tables() if not t.startswith(self.prefix)]
+
+    def table_metrics(self):
+        """Sizes from the dbstat virtual table when SQLite was built with it
+        (https://sqlite.org/dbstat.html), as in ``inspect``; None without it."""
+        pages = self.db._pages_by_table() if self.db._has_dbstat() else None
+        page_size = self.db.query("PRAGMA page_size")[0][0]
+        out = []
+        for table in self.tables():
+            indexes = self.db.query(f"PRAGMA index_list({self.db.quote(table)})")
+            size = None if pages is None else sum(pages.get(table, (0, 0))) * page_size
+            out.append({"name": table, "rows": self.row_count(table), "size_bytes": size,
+                        "indexes": len(indexes)})
+        return out
+
+    def foreign_key_problems(self):
+        """Rows whose foreign key points nowhere (https://sqlite.org/pragma.html)."""
+        problems = []
+        for table, rowid, parent, _fk in self.db.query("PRAGMA foreign_key_check")[:50]:
+            problems.append(f"{table} row {rowid} refers to a missing row of {parent}")
+        return problems
+
+    def integrity_problems(self):
+        result = [r[0] for r in self.db.query("PRAGMA integrity_check")]
+        return [] if result == ["ok"] else [f"integrity_check: {line}" for line in result[:20]]
+
+    def can_create(self):
+        folder = os.path.dirname(os.path.abspath(self.db.url.path)) or "."
+        path = self.db.url.path
+        ok = os.access(folder, os.W_OK) and (not os.path.exists(path) or os.access(path, os.W_OK))
+        return ok, f"{'can' if ok else 'cannot'} write {path} and its folder (journal files)"
+
+    def database_size(self):
+        try:
+            return os.path.getsize(self.db.url.path)
+        except OSError:
+            return 0
+
+    def schema_snapshot(self):
+        rows = self.db.query(
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+            "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 "
+            "ELSE 3 END, name")
+        return "".join(f"-- {kind} {name}\n{sql};\n\n" for kind, name, sql in rows)
+
+    def suggestions(self):
+        out = [self._unindexed(table, column, parent) for table in self.tables()
+               for column, parent in self._foreign_keys_unindexed(table)]
+        if not self.db.query("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'"):
+            out.append({"kind": "never_analyzed", "table": None,
+                        "detail": "the database was never analyzed: run `ferryman maintain "
+                                  "analyze`"})
+        return out
+
+    def _foreign_keys_unindexed(self, table):
+        """(column, parent table) of each foreign key of ``table`` whose column leads
+        no index."""
+        q = self.db.quote
+        indexed = set()
+        for index in self.db.query(f"PRAGMA index_list({q(table)})"):
+            first = self.db.query(f"PRAGMA index_info({q(index[1])})")
+            if first:
+                indexed.add(first[0][2])
+        return [(fk[3], fk[2]) for fk in self.db.query(f"PRAGMA foreign_key_list({q(table)})")
+                if fk[3] not in indexed]
+
+    @staticmethod
+    def _unindexed(table, column, parent):
+        return {"kind": "foreign_key_without_index", "table": table,
+                "detail": f"{table}.{column} refers to {parent} but has no index; "
+                          "joins and deletes of the parent scan the table"}
+
+
 _OUTSIDE_PRAGMAS = ("FOREIGN_KEYS", "JOURNAL_MODE", "LEGACY_ALTER_TABLE")
 
 
 def _holder_line():
-    import time
-
     from ..core.whoami import user_at_host
+    from ..text import now_iso
 
-    return (f"pid {os.getpid()} {user_at_host()} since "
-            f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+    return f"pid {os.getpid()} {user_at_host()} since {now_iso('seconds')}\n"
 
 
 def _is_busy(exc):
