@@ -207,7 +207,9 @@ def _notes(*notes):
 
 
 def _ms_since(start):
-    return (time.monotonic() - start) * 1000
+    from .text import ms_since
+
+    return ms_since(start)
 
 
 # -- inspect -----------------------------------------------------------------------------

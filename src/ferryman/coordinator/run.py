@@ -257,4 +257,6 @@ def _error(exc):
 
 
 def _iso(moment):
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    from ..text import iso
+
+    return iso(moment)

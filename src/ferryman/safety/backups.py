@@ -203,9 +203,9 @@ def _remove_partial(path):
 
 
 def _now_iso():
-    from datetime import datetime, timezone
+    from ..text import now_iso
 
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return now_iso()
 
 
 def _describe(exc):
@@ -217,10 +217,9 @@ def _describe(exc):
 
 
 def _size(count):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if count < 1024 or unit == "TiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
+    from ..text import size
+
+    return size(count)
 
 
 class RunSafety:
