@@ -18,36 +18,47 @@ from ..errors import DamagedStateError, SchemaVersionError
 
 SCHEMA_VERSION = 2
 
-_DDL = [
-    "CREATE TABLE IF NOT EXISTS {p}meta (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {p}migrations (version {bigint} PRIMARY KEY, "
-    "name TEXT NOT NULL, phase VARCHAR(32) NOT NULL, kind VARCHAR(16) NOT NULL, "
-    "checksum VARCHAR(64) NOT NULL, applied_at {timestamp} NOT NULL, "
-    "run_id VARCHAR(40) NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {p}history (id {id}, run_id VARCHAR(40) NOT NULL, "
-    "version {bigint}, name TEXT, phase VARCHAR(32), kind VARCHAR(16), checksum VARCHAR(64), "
-    "direction VARCHAR(16) NOT NULL, started_at {timestamp} NOT NULL, "
-    "finished_at {timestamp}, duration_ms {real}, applied_by TEXT NOT NULL, "
-    "ferryman_version VARCHAR(32) NOT NULL, outcome VARCHAR(16) NOT NULL, error TEXT)",
-    "CREATE INDEX IF NOT EXISTS {p}history_version ON {p}history (version)",
-    "CREATE TABLE IF NOT EXISTS {p}runs (id VARCHAR(40) PRIMARY KEY, "
-    "command VARCHAR(32) NOT NULL, started_at {timestamp} NOT NULL, "
-    "finished_at {timestamp}, applied_by TEXT NOT NULL, "
-    "ferryman_version VARCHAR(32) NOT NULL, from_version {bigint}, to_version {bigint}, "
-    "outcome VARCHAR(24) NOT NULL, backup_id TEXT, message TEXT)",
-    "CREATE TABLE IF NOT EXISTS {p}backups (id VARCHAR(64) PRIMARY KEY, "
-    "created_at {timestamp} NOT NULL, path TEXT NOT NULL, size {bigint} NOT NULL, "
-    "sha256 VARCHAR(64) NOT NULL, reason TEXT, migration_version {bigint}, host TEXT, "
-    "run_id VARCHAR(40))",
-]
+# ferryman's tables: {suffix: columns}, a column being (name, kind, constraint). Each
+# dialect writes the DDL (Dialect.create_table) with its types for the kinds (TYPES).
+_TABLES_1 = {
+    "meta": [("key", "varchar(64)", "PRIMARY KEY"), ("value", "text", "NOT NULL")],
+    "migrations": [
+        ("version", "bigint", "PRIMARY KEY"), ("name", "text", "NOT NULL"),
+        ("phase", "varchar(32)", "NOT NULL"), ("kind", "varchar(16)", "NOT NULL"),
+        ("checksum", "varchar(64)", "NOT NULL"), ("applied_at", "timestamp", "NOT NULL"),
+        ("run_id", "varchar(40)", "NOT NULL")],
+    "history": [
+        ("id", "id", ""), ("run_id", "varchar(40)", "NOT NULL"), ("version", "bigint", ""),
+        ("name", "text", ""), ("phase", "varchar(32)", ""), ("kind", "varchar(16)", ""),
+        ("checksum", "varchar(64)", ""), ("direction", "varchar(16)", "NOT NULL"),
+        ("started_at", "timestamp", "NOT NULL"), ("finished_at", "timestamp", ""),
+        ("duration_ms", "real", ""), ("applied_by", "text", "NOT NULL"),
+        ("ferryman_version", "varchar(32)", "NOT NULL"), ("outcome", "varchar(16)", "NOT NULL"),
+        ("error", "text", "")],
+    "runs": [
+        ("id", "varchar(40)", "PRIMARY KEY"), ("command", "varchar(32)", "NOT NULL"),
+        ("started_at", "timestamp", "NOT NULL"), ("finished_at", "timestamp", ""),
+        ("applied_by", "text", "NOT NULL"), ("ferryman_version", "varchar(32)", "NOT NULL"),
+        ("from_version", "bigint", ""), ("to_version", "bigint", ""),
+        ("outcome", "varchar(24)", "NOT NULL"), ("backup_id", "text", ""),
+        ("message", "text", "")],
+    "backups": [
+        ("id", "varchar(64)", "PRIMARY KEY"), ("created_at", "timestamp", "NOT NULL"),
+        ("path", "text", "NOT NULL"), ("size", "bigint", "NOT NULL"),
+        ("sha256", "varchar(64)", "NOT NULL"), ("reason", "text", ""),
+        ("migration_version", "bigint", ""), ("host", "text", ""), ("run_id", "varchar(40)", "")],
+}
+# (index, table, columns), suffixes of ferryman's names.
+_INDEXES_1 = [("history_version", "history", ["version"])]
 
-# schema_version -> statements that bring the tables from the version before to it.
-# A new database gets _DDL (schema 1) and then every upgrade, so the upgrades run on
-# every database ferryman ever creates, not only on old ones.
+# schema_version -> the tables that version added. A new database gets schema 1 and
+# then every upgrade, so the upgrades run on every database ferryman ever creates,
+# not only on old ones.
 UPGRADES = {
-    2: ["CREATE TABLE IF NOT EXISTS {p}repeatables (name VARCHAR(255) PRIMARY KEY, "
-        "phase VARCHAR(32) NOT NULL, checksum VARCHAR(64) NOT NULL, body TEXT NOT NULL, "
-        "applied_at {timestamp} NOT NULL, run_id VARCHAR(40) NOT NULL)"],
+    2: {"repeatables": [
+        ("name", "varchar(255)", "PRIMARY KEY"), ("phase", "varchar(32)", "NOT NULL"),
+        ("checksum", "varchar(64)", "NOT NULL"), ("body", "text", "NOT NULL"),
+        ("applied_at", "timestamp", "NOT NULL"), ("run_id", "varchar(40)", "NOT NULL")]},
 }
 
 
@@ -131,8 +142,10 @@ class History:
         self._marker = db.placeholder
 
     def sql(self, text):
-        """Our statements are written with ``?``; the driver may want ``%s``."""
-        text = text.replace("{p}", self.p)
+        """Our statements are written with ``?``; the driver may want ``%s``. ``{p}``
+        is the prefix; ``{key}`` meta's column ``key``, quoted (a reserved word in
+        MySQL)."""
+        text = text.replace("{p}", self.p).replace("{key}", self.db.quote("key"))
         return text if self._marker == "?" else text.replace("?", self._marker)
 
     # -- reading ----------------------------------------------------------------------
@@ -172,7 +185,7 @@ class History:
         problems = []
         meta = {}
         if "meta" in present:
-            meta = dict(self.db.query(self.sql("SELECT key, value FROM {p}meta")))
+            meta = dict(self.db.query(self.sql("SELECT {key}, value FROM {p}meta")))
         schema, newer = self._schema(meta, present, problems)
         dirty = self._meta_json(meta, "dirty", problems)
         last_backup = self._meta_json(meta, "last_backup", problems)
@@ -313,7 +326,7 @@ class History:
             return None
         meta = applied = history = again = ()
         if "meta" in present:
-            meta = tuple(sorted(self.db.query(self.sql("SELECT key, value FROM {p}meta"))))
+            meta = tuple(sorted(self.db.query(self.sql("SELECT {key}, value FROM {p}meta"))))
         if "migrations" in present:
             applied = tuple(self.db.query(self.sql(
                 "SELECT count(*), sum(version), max(applied_at) FROM {p}migrations"))[0])
@@ -371,21 +384,26 @@ class History:
         if known == SCHEMA_VERSION:
             return
         if known is None:
-            for statement in _DDL:
-                self.db.execute(statement.format(p=self.p, **self.db.TYPES))
+            self._create(_TABLES_1, _INDEXES_1)
         for version in range((known or 1) + 1, SCHEMA_VERSION + 1):
-            for statement in UPGRADES.get(version, ()):
-                self.db.execute(statement.format(p=self.p, **self.db.TYPES))
+            self._create(UPGRADES.get(version, {}))
         self.set_meta("schema_version", str(SCHEMA_VERSION))
+
+    def _create(self, tables, indexes=()):
+        """Create ferryman's ``tables`` ({suffix: columns}) and ``indexes`` that are
+        missing, in the dialect's DDL."""
+        for table, columns in tables.items():
+            self.db.execute(self.db.create_table(self.p + table, columns))
+        for index, table, columns in indexes:
+            self.db.execute(self.db.create_index(self.p + index, self.p + table, columns))
 
     def set_meta(self, key, value):
         """One statement either way, so it is atomic even outside a transaction."""
         if value is None:
-            self.db.execute(self.sql("DELETE FROM {p}meta WHERE key = ?"), (key,))
+            self.db.execute(self.sql("DELETE FROM {p}meta WHERE {key} = ?"), (key,))
         else:
-            self.db.execute(self.sql(
-                "INSERT INTO {p}meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value"), (key, value))
+            self.db.execute(self.db.upsert(self.p + "meta", ["key"], ["key", "value"]),
+                            (key, value))
 
     def record_backup(self, manifest):
         """Remember a backup in the database, so that every host's status shows it."""
