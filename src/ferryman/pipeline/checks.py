@@ -11,8 +11,6 @@ import re
 
 from ..errors import BlockedError, FerrymanError, MigrationError
 
-DEFAULT_MIN_POSTGRESQL = "12"
-
 
 class CheckFailed(MigrationError):
     """A check phase found problems; ``problems`` lists them."""
@@ -28,10 +26,9 @@ class CheckFailed(MigrationError):
 def precheck(db, catalog, settings, *, backup):
     """The connection, the server version, extensions, disk, privileges. Raises
     BlockedError (exit 4): the environment, not the migrations, is in the way."""
-    details = {"server_version": catalog.server_version(), "dialect": db.name}
+    details = {"server_version": db.server_version(), "dialect": db.name}
     problems = []
-    minimum = settings.min_server_version or (DEFAULT_MIN_POSTGRESQL
-                                              if db.name == "postgresql" else None)
+    minimum = settings.min_server_version or db.min_server_version
     if minimum and _version_tuple(details["server_version"]) < _version_tuple(minimum):
         problems.append(f"the server runs {db.name} {details['server_version']}; ferryman "
                         f"needs {minimum} or newer here")
@@ -150,16 +147,17 @@ def _run_file(db, path):
 # -- optimize -------------------------------------------------------------------------------
 def optimize(db, catalog, settings, touched=None):
     """ANALYZE the tables the run touched, refresh materialized views, enable the
-    configured extensions."""
+    configured extensions. Analyze and refresh are the dialect's, as ``ferryman
+    maintain`` runs them (CONCURRENTLY where the view allows it)."""
     tables = catalog.tables()
     targets = [t for t in tables if touched is None or t in touched]
     details = {"analyzed": targets}
-    catalog.analyze(targets)
-    refreshed = []
-    for name, unique, populated in catalog.materialized_views():
-        catalog.refresh(name, concurrently=unique and populated)
-        refreshed.append(name)
-    details["refreshed"] = refreshed
+    _maintain(db, "analyze", targets)
+    views = catalog.materialized_views()
+    details["refreshed"] = views
+    said = _maintain(db, "refresh", views)
+    if said:
+        details["refresh_note"] = said
     notes = []
     for extension in settings.optimize_extensions:
         said = catalog.enable_extension(extension)
@@ -169,6 +167,17 @@ def optimize(db, catalog, settings, touched=None):
     if notes:
         raise CheckFailed("optimize", notes)
     return details
+
+
+def _maintain(db, task, tables):
+    """Run the dialect's statements of a maintenance task on ``tables`` (nothing when
+    there are none); its note, if any."""
+    if not tables:
+        return None
+    statements, note = db.maintenance_statements(task, tables)
+    for sql in statements:
+        db.execute(sql)
+    return note
 
 
 # -- validate -------------------------------------------------------------------------------

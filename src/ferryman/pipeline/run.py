@@ -30,7 +30,6 @@ from ..events import (PhaseFinished, PhaseStarted, StepFailed, StepFinished, Ste
                       emit)
 from ..results import StepInfo
 from . import MIGRATION_PHASES, STRATEGIES, checks
-from .catalog import catalog_for
 
 
 @dataclass
@@ -196,7 +195,7 @@ class Pipeline:
         listing = self.migrator._listing()
         db = self.migrator._connect(readonly=True)
         try:
-            catalog = catalog_for(db, self.migrator.prefix)
+            catalog = db.catalog(self.migrator.prefix)
             state = History(db, self.migrator.prefix).read_state()
             check_state(listing, state)
             details = checks.precheck(db, catalog, self.settings,
@@ -241,14 +240,14 @@ class Pipeline:
         return items
 
     def _count_before(self, db):
-        catalog = catalog_for(db, self.migrator.prefix)
+        catalog = db.catalog(self.migrator.prefix)
         self.before_counts = {t: catalog.row_count(t) for t in catalog.tables()}
 
     def _integrity(self, db):
         self._close_current("ok")
         self._start("integrity")
         try:
-            details = checks.integrity(db, catalog_for(db, self.migrator.prefix),
+            details = checks.integrity(db, db.catalog(self.migrator.prefix),
                                        self.settings, self.before_counts, self.written)
         except checks.CheckFailed as failed:
             self._finish_phase("integrity", "failed", messages=failed.problems)
@@ -275,7 +274,7 @@ class Pipeline:
     def _after_run(self):
         db = self.migrator._connect()
         try:
-            catalog = catalog_for(db, self.migrator.prefix)
+            catalog = db.catalog(self.migrator.prefix)
             if "optimize" in self.phases:
                 self._optimize(db, catalog)
             if "validate" in self.phases:
