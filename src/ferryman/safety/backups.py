@@ -27,22 +27,39 @@ class VerifyError(StateError):
     """A backup failed verification: its hash or its content is wrong."""
 
 
+# The backup provider of each dialect (the name in ferryman.dialects.DIALECTS): its
+# module and class, imported on first use. An engine's backups are one line here.
+# A provider is made with (url, password) and has: extension, tool(), check(),
+# estimate_size(), server_version(), create(path), verify(path) -> problems,
+# restore(path, release, before_swap); stem(url), a classmethod naming the backup
+# files; restores_in_place, whether connections opened before a restore see the
+# restored database (else they are closed, and the caller opens a new one).
+PROVIDERS = {
+    "sqlite": ("ferryman.safety.sqlite", "SQLiteBackup"),
+    "postgresql": ("ferryman.safety.postgresql", "PostgreSQLBackup"),
+}
+
+
+def provider_class(dialect):
+    """The backup provider class registered for ``dialect``; BackupError if none is."""
+    import importlib
+
+    try:
+        module_name, class_name = PROVIDERS[dialect]
+    except KeyError:
+        raise BackupError(f"ferryman cannot back up {dialect} databases yet") from None
+    return getattr(importlib.import_module(module_name), class_name)
+
+
 def provider_for(url, password=None):
-    if url.dialect == "sqlite":
-        from .sqlite import SQLiteBackup
-
-        return SQLiteBackup(url, password)
-    if url.dialect == "postgresql":
-        from .postgresql import PostgreSQLBackup
-
-        return PostgreSQLBackup(url, password)
-    raise BackupError(f"ferryman cannot back up {url.dialect} databases yet")
+    return provider_class(url.dialect)(url, password)
 
 
 def database_stem(url):
-    if url.dialect == "sqlite":
-        return os.path.splitext(os.path.basename(url.path))[0]
-    return url.database or "postgres"
+    """The database's name in its backups' file names (and a service's default name)."""
+    if url.dialect not in PROVIDERS:
+        return url.database or url.dialect
+    return provider_class(url.dialect).stem(url)
 
 
 class Backups:
@@ -227,10 +244,10 @@ class RunSafety:
 
     ``before_run`` takes the backup a run depends on and records it in the database;
     ``restore`` brings back that backup when a failed run cannot be rolled back any
-    other way, where that loses nothing: by default on SQLite, and only if no other
-    connection wrote since the backup (``PRAGMA data_version``); on PostgreSQL only
-    when ``restore_on_failure`` is set, because ferryman cannot tell there whether the
-    application wrote meanwhile.
+    other way, where that loses nothing: by default where the dialect can tell that no
+    other connection wrote since the backup (``Dialect.data_version``: SQLite), and
+    only if none did; elsewhere (PostgreSQL) only when ``restore_on_failure`` is set,
+    because ferryman cannot tell there whether the application wrote meanwhile.
     """
 
     def __init__(self, backups, *, prefix="ferryman_", restore_on_failure=None,
@@ -265,8 +282,7 @@ class RunSafety:
             raise BackupError(f"the backup {self.manifest['id']} was made but could not be "
                               f"recorded in the database: {exc.message}") from exc
         state.schema_version = state.schema_version or _schema_version()
-        if db.name == "sqlite":
-            self.data_version = _data_version(db)
+        self.data_version = db.data_version()
         emit(self.consumers, BackupCreated(self.manifest["id"], self.manifest["path"],
                                            self.manifest["size"],
                                            round((time.monotonic() - started) * 1000, 1)))
@@ -276,11 +292,11 @@ class RunSafety:
         if self.manifest is None:
             return False, "no backup was taken before the run"
         enabled = self.restore_on_failure
-        if enabled is None:
-            enabled = db.name == "sqlite"
+        if enabled is None:  # by default where the engine tells whether others wrote
+            enabled = self.data_version is not None
         if not enabled:
             return False, "automatic restore is off (turn it on with --restore-on-failure)"
-        if db.name == "sqlite" and _data_version(db) != self.data_version:
+        if self.data_version is not None and db.data_version() != self.data_version:
             return False, ("another connection wrote to the database during the run; "
                            "restoring would lose its writes")
         return True, None
@@ -307,7 +323,7 @@ class RunSafety:
         from ..core.history import Entry, History
         from ..core.runner import now
 
-        target = db if db.name == "sqlite" else self.reopen()
+        target = db if self.backups.provider.restores_in_place else self.reopen()
         try:
             history = History(target, self.prefix)
             state = history.read_state()
@@ -339,7 +355,3 @@ def _schema_version():
     from ..core.history import SCHEMA_VERSION
 
     return SCHEMA_VERSION
-
-
-def _data_version(db):
-    return db.query("PRAGMA data_version")[0][0]

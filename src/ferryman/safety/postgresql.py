@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 
+from ..dialects.postgresql import PostgreSQLDialect
 from ..errors import BlockedError, FerrymanError
 
 MAINTENANCE_DB = "postgres"
@@ -36,6 +37,12 @@ class RestoreError(FerrymanError):
 
 class PostgreSQLBackup:
     extension = ".dump"
+    restores_in_place = False  # the restored database is swapped in; sessions are ended
+
+    @classmethod
+    def stem(cls, url):
+        """The database's name, in the backup files' names."""
+        return url.database or "postgres"
 
     def __init__(self, url, password=None):
         self.url = url
@@ -329,8 +336,7 @@ def _drop(admin, name):
     admin.execute(f"DROP DATABASE IF EXISTS {_ident(name)}")
 
 
-def _ident(name):
-    return '"' + name.replace('"', '""') + '"'
+_ident = PostgreSQLDialect.quote  # the dialect's identifier quoting
 
 
 def _literal(value):

@@ -14,6 +14,12 @@ from ..errors import BlockedError
 
 class SQLiteBackup:
     extension = ".sqlite"
+    restores_in_place = True  # the live file is rewritten; its connections stay valid
+
+    @classmethod
+    def stem(cls, url):
+        """The file's name without its extension, in the backup files' names."""
+        return os.path.splitext(os.path.basename(url.path))[0]
 
     def __init__(self, url, password=None):
         self.url = url
