@@ -13,24 +13,19 @@ subclasses. The CLI is a thin face over this module.
 from __future__ import annotations
 
 import os
-import time
-from contextlib import contextmanager
 
 from .config import Settings, load_settings
-from .core.compile import check_files
-from .core.history import Entry, History
+from .core.history import Entry
 from .core.plan import check_state, plan_down, plan_goto, plan_up
-from .core.runner import Run, Runner, acquire_lock, now
-from .core.source import scan
-from .dialects import connect, dialect_class
-from .errors import ConnectError, InputError, MigrationError, SourceError
-from .events import Message, emit
+from .core.runner import Run, now
+from .engine import Engine
+from .errors import InputError
 from .results import (BackupInfo, HistoryEntry, MigrationInfo, MigrationStatus, RunResult,
                       StepInfo, Validation)
 
 
 class Migrator:
-    """Migrations of one database.
+    """Migrations of one database: a thin face over its Engine (ferryman.engine).
 
     ``database_url`` and ``migrations`` (a folder, or a {phase: folder} dict) override
     the configuration; ``config`` names a ferryman.toml; other keyword arguments are
@@ -45,17 +40,24 @@ class Migrator:
             options["migrations"] = os.fspath(migrations)
         if database_url is not None:
             options["database_url"] = database_url
-        self.settings: Settings = settings or load_settings(config, overrides=options)
+        settings = settings or load_settings(config, overrides=options)
         if phases is not None:
-            self.settings.phases = {p: os.path.abspath(f) for p, f in phases.items()}
-        self.consumers = [on_event] if callable(on_event) else list(on_event or ())
-        self._status = None  # a StatusReader, once status() was called
-        if self.settings.log_file:
+            settings.phases = {p: os.path.abspath(f) for p, f in phases.items()}
+        consumers = [on_event] if callable(on_event) else list(on_event or ())
+        if settings.log_file:
             from .logfile import LogFile
 
-            self.consumers.append(LogFile(self.settings.log_file))
+            consumers.append(LogFile(settings.log_file))
+        self.engine = engine_for(settings, consumers)
 
-    # -- helpers ----------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self.engine.settings
+
+    @property
+    def consumers(self):
+        return self.engine.consumers
+
     @property
     def url(self):
         return self.settings.url
@@ -64,112 +66,35 @@ class Migrator:
     def prefix(self):
         return self.settings.table_prefix
 
-    def _connect(self, readonly=False):
-        s = self.settings
-        if readonly:
-            return connect(s.url, readonly=True, timeout=s.connect_timeout,
-                           password=s.password)
-        return connect(s.url, timeout=s.connect_timeout, password=s.password,
-                       statement_timeout=s.statement_timeout,
-                       table_lock_timeout=s.table_lock_timeout)
-
-    def _listing(self, check=True):
-        listing = scan(self.settings.require_phases(), self.url.dialect)
-        for migration in listing.migrations:
-            migration.refresh()
-        if check:
-            problems = check_files(listing, dialect_class(self.url.dialect))
-            if problems:
-                raise SourceError(problems, hint="fix the files; nothing was changed")
-        return listing
-
-    def _backups(self):
-        from .safety.backups import Backups
-
-        s = self.settings
-        return Backups(s.url, s.backup_dir, password=s.password, keep=s.backup_keep,
-                       stem=s.service)
-
-    @contextmanager
-    def _locked(self):
-        """A read-write connection holding the migration lock."""
-        db = self._connect()
-        try:
-            acquire_lock(db, self.prefix, self.settings.lock_timeout, self.consumers)
-            try:
-                # A read-only SQLite file, or another connection's write lock past the
-                # lock timeout: exit 4 before anything changes (issue 8, items 15, 17).
-                db.ready_to_write(self.settings.lock_timeout)
-                yield db
-            finally:
-                db.unlock(self.prefix)
-        finally:
-            db.close()
-
     # -- reading ----------------------------------------------------------------------
     def status(self) -> MigrationStatus:
-        """Where the database stands. Read-only; reads no migration file. The read-only
-        connection is kept for the next call (``close()`` closes it)."""
-        return self._reader().read()
+        """Where the database stands. Read-only; reads no pending migration file. The
+        read-only connection is kept for the next call (``close()`` closes it)."""
+        return self.engine.status()
 
     def status_dict(self):
         """The same, as the plain dict of ``ferryman status --json``."""
-        return self._reader().read(raw=True)
+        return self.engine.status(raw=True)
 
     def lock_held(self):
         """Whether a runner, in any process on any host, holds the migration lock now.
         Asked without taking the lock."""
-        return self._reader().lock_held()
-
-    def _reader(self):
-        if self._status is None:
-            from .readonly import StatusReader
-
-            s = self.settings
-            self._status = StatusReader(s.url, s.require_phases(), prefix=s.table_prefix,
-                                        timeout=s.connect_timeout, password=s.password,
-                                        convert=MigrationStatus.from_dict)
-        return self._status
+        return self.engine.lock_held()
 
     def close(self):
         """Close the connection kept for status(); the Migrator stays usable."""
-        if self._status is not None:
-            self._status.close()
-            self._status = None
+        self.engine.close()
 
     def history(self, limit=None, version=None) -> list[HistoryEntry]:
-        db = self._connect(readonly=True)
-        try:
-            history = History(db, self.prefix)
-            # Lenient: the history is what a person reads to repair damaged tables.
-            state = history.read_state(strict=False)
-            if not state.tables:
-                return []
-            if "history" not in state.tables:
-                raise state.error()
-            return [HistoryEntry(**row) for row in history.entries(limit, version)]
-        finally:
-            db.close()
+        return [HistoryEntry(**row) for row in self.engine.entries(limit, version)]
 
     def validate(self) -> Validation:
         """Check every file, then the applied migrations' checksums. Read-only.
         Raises SourceError (2) or a StateError (3) listing what is wrong."""
-        listing = self._listing()
-        state = self._read_state()
+        listing = self.engine.listing()
+        state = self.engine.read_state()
         check_state(listing, state)
         return Validation(len(listing.migrations), len(state.applied), self.url.redacted())
-
-    def _read_state(self, lock_timeout=None):
-        """The state, read-only. ``lock_timeout``: how long to wait for another
-        connection's lock on the database (SQLite's busy lock, before a run) before
-        raising LockTimeout; else the engine's own wait."""
-        db = self._connect(readonly=True)
-        try:
-            if lock_timeout is None:
-                return History(db, self.prefix).read_state()
-            return db.lock_wait(lock_timeout, History(db, self.prefix).read_state)
-        finally:
-            db.close()
 
     # -- changing ---------------------------------------------------------------------
     def up(self, target=None, *, dry_run=False, allow_out_of_order=None) -> RunResult:
@@ -188,20 +113,21 @@ class Migrator:
         allow = self._allow(allow_out_of_order)
         return self._change("goto", lambda l, s: plan_goto(l, s, version, allow), dry_run)
 
-    def rollback(self, *, dry_run=False, yes=False) -> RunResult:
+    def rollback(self, *, dry_run=False, yes=False, confirm=None) -> RunResult:
         """Undo the last run: through its down migrations, or, where one is missing,
-        by restoring the backup taken before it (which needs ``yes``)."""
+        by restoring the backup taken before it (which needs ``yes``, or ``confirm``
+        answering True)."""
         from .safety.rollback import rollback
 
-        return rollback(self, dry_run=dry_run, yes=yes)
+        return rollback(self.engine, dry_run=dry_run, yes=yes, confirm=confirm)
 
     def force(self, version) -> RunResult:
         """Record the database as being at ``version`` without running anything: the
         migrations up to it applied, none above; clear the dirty flag. For after a
-        person repaired a failed migration, and the repair of damaged ferryman tables
-        (issue 8, item 2): it recreates a missing table, rewrites what ferryman_meta
-        holds, and makes the migrations table and the history agree. ``message`` of
-        the result says what it did; the history has a row for it (outcome 'forced')."""
+        person repaired a failed migration, and the repair of damaged ferryman tables:
+        it recreates a missing table, rewrites what ferryman_meta holds, and makes the
+        migrations table and the history agree. ``message`` of the result says what it
+        did; the history has a row for it (outcome 'forced')."""
         return self._record("force", version)
 
     def baseline(self, version) -> RunResult:
@@ -213,137 +139,35 @@ class Migrator:
     def _allow(self, value):
         return self.settings.allow_out_of_order if value is None else value
 
-    def _change(self, command, planner, dry_run, listing=None, **run_options):
-        listing = listing or self._listing()
+    def _change(self, command, planner, dry_run):
         if dry_run:
-            return self._dry_run(command, planner, listing)
-        return self._execute(command, planner, listing, **run_options)
-
-    def _execute(self, command, planner, listing, **run_options):
-        """Run, retrying a run that failed on a transient error and was brought back."""
-        attempt = 0
-        while True:
-            try:
-                return self._run_once(command, planner, listing, **run_options)
-            except (MigrationError, ConnectError) as exc:
-                if attempt >= self.settings.retries or not _retryable(exc):
-                    raise
-                delay = self.settings.retry_backoff * 2 ** attempt
-                attempt += 1
-                emit(self.consumers, Message(
-                    "warning", f"{exc.message.splitlines()[0]}; a transient error, so retrying "
-                    f"in {delay:g}s (retry {attempt} of {self.settings.retries})"))
-                time.sleep(delay)
-
-    def _run_once(self, command, planner, listing, *, safety=None, options=(), timeout=None):
-        """One run. ``safety`` replaces the default hooks (backup, restore); ``options``
-        are compile options (concurrent_indexes); ``timeout`` bounds the whole run."""
-        # Plan on a read-only look first: bad input and nothing-to-do end here, before
-        # the lock, a backup, or a writable connection (which creates a SQLite file).
-        # The runner plans again under the lock, where it counts. Each wait for a lock
-        # before the run (another writer of a SQLite file, another ferryman) is bounded
-        # by --lock-timeout (issue 8, item 15).
-        s = self.settings
-        state = self._read_state(lock_timeout=s.lock_timeout)
-        check_state(listing, state)
-        if not planner(listing, state):
-            return RunResult(command, None, state.current_version, state.current_version)
-        db = self._connect()
-        try:
-            safety = safety or self.run_safety()
-            runner = Runner(db, listing, prefix=self.prefix, lock_timeout=s.lock_timeout,
-                            transaction=s.transaction, timeout=timeout or s.timeout,
-                            safety=safety, consumers=self.consumers, options=options,
-                            reconnect=self._connect)
-            result = runner.execute(command, planner)
-        except MigrationError as exc:
-            _suggest_baseline(exc, state)
-            raise
-        finally:
-            db.close()
-        return RunResult(command, result.run_id, result.from_version, result.to_version,
-                         tuple(StepInfo(**step) for step in result.steps))
-
-    def run_safety(self, backup=None):
-        """The runner's safety hooks, as configured (see safety/backups.py)."""
-        from .safety.backups import RunSafety
-
-        s = self.settings
-        enabled = s.backup if backup is None else backup
-        return RunSafety(self._backups() if enabled else None, prefix=self.prefix,
-                         restore_on_failure=s.restore_on_failure, consumers=self.consumers,
-                         reopen=self._connect)
-
-    def _dry_run(self, command, planner, listing):
-        state = self._read_state()
-        check_state(listing, state)
-        steps = planner(listing, state)
-        dialect = dialect_class(self.url.dialect)
-        planned = tuple(StepInfo.planned(step, dialect) for step in steps)
-        target = _target_version(state, steps)
-        return RunResult(command, None, state.current_version, target, planned,
-                         dry_run=True)
+            return self.engine.plan(command, planner)
+        return self.engine.run(command, planner)
 
     def _record(self, command, version):
         """force and baseline: change the history, run nothing."""
         if version < 0:
             raise InputError(f"version {version}: a version is 0 or more")
-        listing = self._listing(check=False)
+        listing = self.engine.listing(check=False)
         if version != 0 and version not in listing.by_version:
             raise InputError(f"there is no migration with version {version}",
                              hint="`ferryman status` lists the versions")
-        with self._locked() as db:
-            return self._record_locked(db, listing, command, version)
-
-    def _record_locked(self, db, listing, command, version):
-        history = History(db, self.prefix)
         # Lenient: force is how damaged tables are repaired (core/history.py, _repair).
-        state = history.read_state(strict=False)
-        if state.newer is not None:
-            raise state.error()  # never write the tables of a newer ferryman
-        if command == "baseline" and (state.applied or state.dirty or state.history_applied):
-            raise InputError(
-                f"the database already has ferryman history (at version "
-                f"{state.current_version}); baseline is for adopting a database",
-                hint=f"use `ferryman force {version}` to move the recorded version")
-        change = _Recording(listing, state, version, command)
-        run = Run(command, state.current_version)
-        moment = now()
-        db.begin()
-        try:
-            history.prepare(state)
-            history.start_run(run)
-            history.record(change.history_rows(run.id, moment), apply=False)
-            history.remove_applied([a.version for a in change.removes])
-            history.add_applied([Entry(run.id, m, change.up, moment, moment,
-                                       checksum=m.checksum) for m in change.adds])
-            history.set_dirty(None)
-            for key in state.unreadable:  # rewritten by ferryman when it next has one
-                history.set_meta(key, None)
-            run.finished_at = now()
-            run.to_version = change.to_version
-            history.finish_run(run, "ok", change.message())
-            db.commit()
-        except BaseException:
-            db.rollback()
-            raise
-        steps = tuple(StepInfo(v, getattr(m, "name", None), getattr(m, "phase", None), d)
-                      for v, m, d in change.version_rows)
-        return RunResult(command, run.id, state.current_version, run.to_version, steps,
-                         message=change.message())
+        with self.engine.session(strict=False) as session:
+            return _record(session, listing, command, version)
 
     # -- the pipeline -----------------------------------------------------------------
     def migrate(self, strategy=None, *, dry_run=False, rollback_mode=False,
                 skip_optimizations=None, concurrent_indexes=None, timeout=None,
                 failure_strategy=None, backup_before_migrate=None, options=None,
-                services=None, parallel=None, failure_policy=None):
-        """Run seed 000's pipeline: ``strategy`` is safe, extended, unified (the default)
-        or coordinated; the keyword options are the seed's MigrationOptions (None: as
-        configured). Returns a PipelineResult; every run writes its reports.
+                services=None, parallel=None, failure_policy=None, confirm=None):
+        """Run the ten-phase pipeline: ``strategy`` is safe, extended, unified (the
+        default) or coordinated; the keyword options are MigrationOptions (None: as
+        configured). Returns a RunResult with the phases and where the reports are.
 
         ``coordinated`` with [services] configured migrates every service (or those in
         ``services``) in dependency order, ``parallel`` at once, and returns a
-        CoordinatedResult (see ferryman.coordinator)."""
+        RunResult whose ``services`` says how each went (see ferryman.coordinator)."""
         from .pipeline.run import MigrationOptions, Pipeline
 
         options = options or MigrationOptions(
@@ -357,37 +181,28 @@ class Migrator:
 
             return coordinate(s, services=services, parallel=parallel or s.parallel,
                               failure_policy=failure_policy or s.failure_policy,
-                              options=options, consumers=self.consumers)
-        return Pipeline(self, strategy, options).execute()
+                              options=options, consumers=self.consumers,
+                              engine_factory=engine_for)
+        return Pipeline(self.engine, strategy, options, confirm=confirm).run()
 
     # -- backups ----------------------------------------------------------------------
     def backup(self, reason="manual") -> BackupInfo:
         """Take a backup now (under the migration lock) and record it in the database."""
-        backups = self._backups()
-        started = time.monotonic()
-        with self._locked() as db:
-            history = History(db, self.prefix)
-            state = history.read_state()
-            manifest = backups.create(reason, migration_version=state.current_version,
-                                      dirty=bool(state.dirty),
-                                      protect=_protected(history, state))
-            db.begin()
-            history.prepare(state)
-            history.record_backup(manifest)
-            db.commit()
-        from .events import BackupCreated
+        from .safety.backups import take_backup
 
-        emit(self.consumers, BackupCreated(manifest["id"], manifest["path"], manifest["size"],
-                                           round((time.monotonic() - started) * 1000, 1)))
-        return BackupInfo.from_manifest(manifest)
+        return BackupInfo.from_manifest(take_backup(self.engine, reason))
 
     def backups(self) -> list[BackupInfo]:
         """The backups of this database in the backup folder, newest first."""
-        return [BackupInfo.from_manifest(m) for m in self._backups().list()]
+        from .safety.backups import Backups
+
+        return [BackupInfo.from_manifest(m) for m in Backups.for_settings(self.settings).list()]
 
     def verify_backup(self, backup_id) -> tuple[BackupInfo, list[str]]:
         """(the backup, its problems): the hash, then the database's own tool."""
-        manifest, problems = self._backups().verify(backup_id)
+        from .safety.backups import Backups
+
+        manifest, problems = Backups.for_settings(self.settings).verify(backup_id)
         return BackupInfo.from_manifest(manifest), problems
 
     def restore(self, backup_id, *, yes=False, confirm=None) -> BackupInfo:
@@ -398,7 +213,8 @@ class Migrator:
         """
         from .safety.rollback import restore_backup
 
-        return restore_backup(self, backup_id, yes=yes, confirm=confirm)
+        return BackupInfo.from_manifest(
+            restore_backup(self.engine, backup_id, yes=yes, confirm=confirm))
 
     # -- maintenance and monitoring -----------------------------------------------------
     def maintain(self, task, *, tables=None, column=None, days=None, batch_size=None,
@@ -412,25 +228,67 @@ class Migrator:
         task, tables, purge = check_request(task, self.settings, tables=tables,
                                             column=column, days=days, batch_size=batch_size)
         if dry_run:
-            db = self._connect(readonly=True)
+            db = self.engine.connect(readonly=True)
             try:
                 return maintain(db, task, tables=tables, purge=purge, dry_run=True)
             finally:
                 db.close()
-        with self._locked() as db:
-            return maintain(db, task, tables=tables, purge=purge)
+        with self.engine.session() as session:
+            return maintain(session.db, task, tables=tables, purge=purge)
 
     def inspect(self, limit=10):
-        """Seed 000's monitoring views: slow queries, table sizes, connections, locks.
+        """The monitoring views: slow queries, table sizes, connections, locks.
         Read-only; an Inspection (ferryman.maintenance)."""
         from .maintenance import check_limit, inspect
 
         check_limit(limit)
-        db = self._connect(readonly=True)
+        db = self.engine.connect(readonly=True)
         try:
             return inspect(db, limit)
         finally:
             db.close()
+
+
+def engine_for(settings, consumers=None):
+    """The engine of ``settings``' database, with the safety hooks of the configuration
+    (a backup before each run, the restore of a run that cannot be rolled back)."""
+    from .safety.backups import RunSafety
+
+    return Engine(settings, consumers, safety=RunSafety.for_engine)
+
+
+def _record(session, listing, command, version):
+    """force and baseline, under the lock: one transaction of the history writer."""
+    state = session.state
+    if state.newer is not None:
+        raise state.error()  # never write the tables of a newer ferryman
+    if command == "baseline" and (state.applied or state.dirty or state.history_applied):
+        raise InputError(
+            f"the database already has ferryman history (at version "
+            f"{state.current_version}); baseline is for adopting a database",
+            hint=f"use `ferryman force {version}` to move the recorded version")
+    change = _Recording(listing, state, version, command)
+    run = Run(command, state.current_version)
+    moment = now()
+
+    def write(history):
+        history.start_run(run)
+        history.record(change.history_rows(run.id, moment), apply=False)
+        history.remove_applied([a.version for a in change.removes])
+        history.add_applied([Entry(run.id, m, change.up, moment, moment,
+                                   checksum=m.checksum) for m in change.adds])
+        history.set_dirty(None)
+        for key in state.unreadable:  # rewritten by ferryman when it next has one
+            history.set_meta(key, None)
+        run.finished_at = now()
+        run.to_version = change.to_version
+        history.finish_run(run, "ok", change.message())
+
+    session.history.write(state, write)
+    steps = tuple(StepInfo(v, getattr(m, "name", None), getattr(m, "phase", None), d)
+                  for v, m, d in change.version_rows)
+    return RunResult(command, run.id, state.current_version, run.to_version, steps,
+                     message=change.message())
 
 
 class _Recording:
@@ -521,42 +379,8 @@ def _list(versions):
     return shown + (f" and {len(versions) - 10} more" if len(versions) > 10 else "")
 
 
-def _suggest_baseline(error, state):
-    """A first run on a database that already had tables failed and was rolled back:
-    most likely its schema was made before ferryman (by hand, another tool, or a
-    ferryman whose tables were dropped), so the next step is baseline, not an edit of
-    the migration (issue 8, item 16). `up` still runs there, as golang-migrate's does:
-    a first migration written for an existing schema (IF NOT EXISTS) is a real use."""
-    if error.exit_code != 1 or state.tables or not state.populated:
-        return
-    fix = f"fix {error.file} and run the command again" if error.file else "fix the migration"
-    error.hint = ("this database had tables but no ferryman history: if its schema is "
-                  "already at some version of these migrations, record that version with "
-                  f"`ferryman baseline VERSION` (it runs nothing), then `ferryman up`; else {fix}")
-
-
-def _retryable(exc):
-    if isinstance(exc, ConnectError):
-        return getattr(exc, "transient", False)
-    return exc.exit_code == 1 and getattr(exc, "transient", False)
-
-
-def _protected(history, state):
-    if state.schema_version is None:
-        return set()
-    return {r["backup_id"] for r in history.runs(limit=1) if r.get("backup_id")}
-
-
-def _target_version(state, steps):
-    versions = set(state.by_version)
-    for step in steps:
-        if step.version is not None:  # a repeatable has no version
-            (versions.add if step.direction == "up" else versions.discard)(step.version)
-    return max(versions) if versions else None
-
-
 def status(database_url=None, migrations=None, **options) -> MigrationStatus:
-    """Seed 004's status check: current_version, dirty, pending_count, last_backup."""
+    """The status record: current_version, dirty, pending_count, last_backup."""
     return Migrator(database_url, migrations, **options).status()
 
 

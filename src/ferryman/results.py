@@ -80,7 +80,15 @@ class StepInfo:
 
 @dataclass(frozen=True)
 class RunResult:
-    """What a command did (or, with ``dry_run``, would do)."""
+    """What a command that runs migrations did (or, with ``dry_run``, would do): up,
+    down, goto, rollback, force, baseline, and migrate.
+
+    ``migrate`` fills the pipeline's fields too: ``strategy``, ``status`` (ok, failed,
+    rolled_back, dry_run), ``phases``, ``migrations``, ``warnings``, ``plan`` (a dry
+    run's steps by phase), ``report_paths`` and ``report`` (the whole report, not in
+    ``to_dict``). A coordinated run of many services fills ``services`` (one dict per
+    service), ``failure_policy``, ``parallel`` and ``exit_code`` (the worst service's).
+    """
 
     command: str
     run_id: str | None
@@ -90,13 +98,29 @@ class RunResult:
     dry_run: bool = False
     outcome: str = "ok"
     message: str | None = None  # force and baseline: what they did, in words
+    strategy: str | None = None
+    status: str | None = None
+    phases: tuple = ()
+    migrations: tuple = ()
+    warnings: tuple = ()
+    plan: tuple = ()
+    report_paths: dict = field(default_factory=dict)
+    services: tuple = ()
+    failure_policy: str | None = None
+    parallel: int | None = None
+    exit_code: int = 0
+    report: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def nothing_to_do(self):
-        return not self.steps and self.message is None
+        return not self.steps and self.message is None and not self.services
 
     def to_dict(self):
-        return asdict(self)
+        data = asdict(self)
+        data.pop("report")
+        if self.services:
+            data["services"] = list(self.services)
+        return data
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,8 @@ def cmd_goto(params, out):
 
 def cmd_rollback(params, out):
     m = migrator("rollback", params, out)
-    return _report(m.rollback(dry_run=params.get("dry_run"), yes=params.get("yes")), out)
+    return _report(m.rollback(dry_run=params.get("dry_run"), yes=bool(params.get("yes")),
+                              confirm=_confirm), out)
 
 
 def cmd_migrate(params, out):
@@ -139,10 +140,11 @@ def cmd_migrate(params, out):
 
     m = migrator("migrate", params, out)
     options = MigrationOptions(dry_run=bool(params.get("dry_run")),
-                               rollback_mode=bool(params.get("rollback")))
+                               rollback_mode=bool(params.get("rollback")),
+                               yes=bool(params.get("yes")))
     services = [s.strip() for s in (params.get("services") or "").split(",") if s.strip()]
     try:
-        result = m.migrate(options=options, services=services or None)
+        result = m.migrate(options=options, services=services or None, confirm=_confirm)
     except FerrymanError as exc:
         result = getattr(exc, "result", None)
         if result is not None and out.json:
@@ -153,7 +155,7 @@ def cmd_migrate(params, out):
     if out.json:
         out.document(result.to_dict())
         return 0
-    if not hasattr(result, "phases"):  # a coordinated run of many services
+    if result.services:  # a coordinated run of many services
         _print_services(result, out)
         _print_reports(result, out)
         return 0

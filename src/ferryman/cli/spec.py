@@ -151,8 +151,9 @@ COMMANDS = {c.name: c for c in [
                 Opt("strategy", ("--strategy",), tuple(STRATEGIES),
                     "which phases run (default unified: all ten)", setting=True),
                 DRY_RUN,
-                Opt("rollback", ("--rollback",), "flag", "undo the last run instead (seed "
-                    "000's rollback mode)"),
+                Opt("rollback", ("--rollback",), "flag", "undo the last run instead, as "
+                    "`ferryman rollback` does (asks before restoring a backup)"),
+                YES,
                 Opt("skip_optimization", ("--skip-optimization",), "flag",
                     "skip the optimize phase", setting=True),
                 Opt("failure_strategy", ("--failure-strategy",), ("stop", "continue"),

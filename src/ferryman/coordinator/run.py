@@ -17,49 +17,26 @@ Every service's lines of output carry its name and only its own (redacted) URL.
 import functools
 import os
 import threading
+import traceback
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 
-from ..errors import FerrymanError, InputError
+from ..errors import CoordinatedError, FerrymanError, InputError, redact
 from ..events import Message, ServiceEvent, emit
+from ..pipeline.run import Pipeline
+from ..results import RunResult
 from .graph import Graph
 from .progress import RunProgress, set_current
 
 POLICIES = ("stop", "continue", "rollback-all")
 
 
-@dataclass(frozen=True)
-class CoordinatedResult:
-    run_id: str
-    status: str  # ok, failed
-    failure_policy: str
-    parallel: int
-    services: tuple = ()
-    report_paths: dict = field(default_factory=dict)
-    exit_code: int = 0
-
-    def to_dict(self):
-        return {"run_id": self.run_id, "strategy": "coordinated", "status": self.status,
-                "failure_policy": self.failure_policy, "parallel": self.parallel,
-                "services": list(self.services), "report_paths": self.report_paths}
-
-
-class CoordinatedError(FerrymanError):
-    """One or more services failed; ``result`` says which and what happened to the rest."""
-
-    def __init__(self, result):
-        failed = [s for s in result.services if s["status"] == "failed"]
-        lines = [f"{s['name']}: {(s['error'] or {}).get('message', '').splitlines()[0]}"
-                 for s in failed]
-        super().__init__(f"{len(failed)} of {len(result.services)} services failed "
-                         f"(failure policy {result.failure_policy}):\n  " + "\n  ".join(lines),
-                         hint=f"the report: {result.report_paths.get('html', 'not written')}")
-        self.result = result
-        self.exit_code = result.exit_code
+# A coordinated run returns the RunResult of every command that runs migrations,
+# with ``services`` filled; the old name stays importable.
+CoordinatedResult = RunResult
 
 
 def coordinate(settings, *, services=None, parallel=None, failure_policy="stop",
-               options=None, consumers=(), migrator_factory=None):
+               options=None, consumers=(), engine_factory=None):
     """Migrate every service of ``settings`` (or those named in ``services``)."""
     if failure_policy not in POLICIES:
         raise InputError(f"failure policy {failure_policy!r}: one of {', '.join(POLICIES)}")
@@ -71,7 +48,7 @@ def coordinate(settings, *, services=None, parallel=None, failure_policy="stop",
     if services:
         graph = graph.select(list(services))
     return Coordinator(settings, graph, parallel, failure_policy, options, consumers,
-                       migrator_factory).run()
+                       engine_factory).run()
 
 
 class Coordinator:
@@ -88,21 +65,21 @@ class Coordinator:
         self.policy = policy
         self.options = options
         self.consumers = list(consumers)
-        self.factory = factory or _migrator
+        self.factory = factory or _engine
         self.run_id = new_run_id()
         self.outcomes = {name: {"name": name, "status": "pending", "started_at": None,
                                 "finished_at": None, "depends_on": graph.depends_on[name],
                                 "run_id": None, "report": None, "error": None,
                                 "exit_code": 0} for name in self.names}
-        self.migrators = {}
+        self.engines = {}
         self.lock = threading.Lock()
 
     # -- the run ----------------------------------------------------------------------
     def run(self):
         for name in self.names:
-            migrator = self.factory(self.settings.for_service(name))
-            migrator.consumers.append(functools.partial(self._forward, name))
-            self.migrators[name] = migrator
+            engine = self.factory(self.settings.for_service(name))
+            engine.consumers.append(functools.partial(self._forward, name))
+            self.engines[name] = engine
         self.progress = RunProgress(self.run_id, "coordinated", self._totals())
         set_current(self.progress)
         try:
@@ -110,23 +87,23 @@ class Coordinator:
             if self.policy == "rollback-all" and self._failed():
                 self._roll_back_all()
         finally:
-            for migrator in self.migrators.values():
-                migrator.close()
+            for engine in self.engines.values():
+                engine.close()
             self.progress.finish()
         return self._result()
 
     def _totals(self):
         """Pending migrations per service, for the overall percentage; read-only."""
         totals = {}
-        for name, migrator in self.migrators.items():
+        for name, engine in self.engines.items():
             try:
-                totals[name] = migrator.status().pending_count
+                totals[name] = engine.status(raw=True)["pending_count"]
             except FerrymanError:
                 totals[name] = 0  # unreachable now: its precheck will say so
             finally:
                 # status() keeps its connection for the next call: with many services,
                 # kept connections would crowd the server's max_connections for nothing.
-                migrator.close()
+                engine.close()
         return totals
 
     def _schedule(self):
@@ -172,12 +149,12 @@ class Coordinator:
     def _migrate(self, name):
         from ..core.runner import now
 
-        migrator = self.migrators[name]
+        engine = self.engines[name]
         self._set(name, started_at=_iso(now()))
         self.progress.mark(name, "running")
-        migrator.consumers.append(self.progress.consumer(name))
+        engine.consumers.append(self.progress.consumer(name))
         try:
-            result = migrator.migrate("unified", options=self.options)
+            result = Pipeline(engine, "unified", self.options).run()
         except FerrymanError as exc:
             partial = getattr(exc, "result", None)
             self._set(name, status="failed", finished_at=_iso(now()),
@@ -188,25 +165,37 @@ class Coordinator:
                                          f"{exc.message.splitlines()[0]}"))
             return
         except Exception as exc:  # a bug of ferryman's must not hang the other services
-            self._set(name, status="failed", finished_at=_iso(now()),
-                      error={"message": f"internal error: {type(exc).__name__}"}, exit_code=70)
-            self.progress.mark(name, "failed", "internal error")
+            self._internal_error(name, engine, exc, _iso(now()))
             return
         finally:
-            migrator.close()  # a status connection the run kept: the service is done
+            engine.close()  # a status connection the run kept: the service is done
         self._set(name, status="ok", finished_at=_iso(now()), run_id=result.run_id,
                   report=result.report, report_paths=result.report_paths)
         self.progress.mark(name, "ok")
 
+    def _internal_error(self, name, engine, exc, finished_at):
+        """A bug of ferryman's in one service: its text and traceback go to the report
+        and, as a warning, to the service's log and the run's output; the other
+        services go on."""
+        text = redact(f"internal error (please report it): {type(exc).__name__}: {exc}")
+        trace = redact("".join(traceback.format_exception(exc)))
+        self._set(name, status="failed", finished_at=finished_at, exit_code=70,
+                  error={"message": text, "traceback": trace, "exit_code": 70})
+        self.progress.mark(name, "failed", text.splitlines()[0])
+        emit(engine.consumers, Message("warning", f"{text}\n{trace.rstrip()}"))
+
     def _roll_back_all(self):
         """Undo every service this run migrated, dependents before what they depend on."""
+        from ..safety.rollback import rollback
+
         order = [n for layer in reversed(self.graph.layers()) for n in layer]
         for name in order:
             outcome = self.outcomes[name]
             if outcome["status"] != "ok" or outcome["run_id"] is None:
                 continue
             try:
-                self.migrators[name].rollback(yes=True)
+                # rollback-all is the person's consent to restore where a down is missing
+                rollback(self.engines[name], yes=True)
             except FerrymanError as exc:
                 self._set(name, error=_error(exc), exit_code=3)
                 emit(self.consumers, Message("warning", f"[{name}] could not be rolled back: "
@@ -234,20 +223,28 @@ class Coordinator:
         failed = [o for o in outcomes if o["status"] == "failed"]
         status = "failed" if failed else "ok"
         code = max((o["exit_code"] for o in outcomes), default=0) if failed else 0
-        result = CoordinatedResult(self.run_id, status, self.policy, self.parallel,
-                                   tuple(outcomes), {}, code)
+        result = _result(self.run_id, status, self.policy, self.parallel, outcomes, {}, code)
         paths = write_coordinated_report(result, self.graph, self.settings.reports_dir)
-        result = CoordinatedResult(self.run_id, status, self.policy, self.parallel,
-                                   tuple(outcomes), paths, code)
+        result = _result(self.run_id, status, self.policy, self.parallel, outcomes, paths,
+                         code)
         if failed:
             raise CoordinatedError(result)
         return result
 
 
-def _migrator(settings):
-    from ..api import Migrator
+def _engine(settings):
+    """The default engine factory: the engine of a service's settings, with the safety
+    hooks of its configuration."""
+    from ..engine import Engine
+    from ..safety.backups import RunSafety
 
-    return Migrator(settings=settings)
+    return Engine(settings, safety=RunSafety.for_engine)
+
+
+def _result(run_id, status, policy, parallel, outcomes, paths, code):
+    return RunResult("migrate", run_id, None, None, outcome=status, strategy="coordinated",
+                     status=status, report_paths=paths, services=tuple(outcomes),
+                     failure_policy=policy, parallel=parallel, exit_code=code)
 
 
 def _error(exc):

@@ -370,6 +370,22 @@ class History:
         return [dict(zip(keys, row), started_at=iso(row[2]), finished_at=iso(row[3]))
                 for row in rows]
 
+    # -- writing ----------------------------------------------------------------------
+    def write(self, state, work):
+        """``work(self)`` in a transaction of its own, after creating or upgrading the
+        tables as ``state`` needs: committed whole, or rolled back and raised. Every
+        write of ferryman's tables outside a run's own transaction goes through here
+        (backups recorded, force and baseline, a restore's record)."""
+        self.db.begin()
+        try:
+            self.prepare(state)
+            result = work(self)
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+        return result
+
     # -- writing (inside the caller's transaction) ------------------------------------
     def prepare(self, state):
         """Create or upgrade the tables; refuse tables newer than this ferryman.

@@ -39,6 +39,7 @@ from ..events import (ChunkCommitted, ChunkSplit, LockAcquired, LockWaiting, Mes
                       RollbackStarted, RunFinished, RunStarted, StepFailed, StepFinished,
                       StepStarted, emit)
 from .history import Entry, History
+from ..results import RunResult, StepInfo
 from .plan import Checkpoint, check_state
 
 BUDGET_EVERY = 50  # steps between two looks at the lock table
@@ -137,23 +138,6 @@ class Run:
         self.backup_id = backup_id
 
 
-class Result:
-    """What a run did: its steps (dicts), versions and outcome."""
-
-    __slots__ = ("run_id", "command", "steps", "from_version", "to_version", "outcome",
-                 "rolled_back")
-
-    def __init__(self, run_id, command, steps, from_version, to_version, outcome="ok",
-                 rolled_back=()):
-        self.run_id = run_id
-        self.command = command
-        self.steps = steps
-        self.from_version = from_version
-        self.to_version = to_version
-        self.outcome = outcome
-        self.rolled_back = list(rolled_back)
-
-
 class StepFailure(Exception):
     """A step failed; carries the error a person will read and whether it left the
     database dirty (a no-transaction step stopped part way)."""
@@ -227,43 +211,49 @@ class Runner:
         self.recovering = False  # rolling back: a stop request cancels nothing now
         self.in_user_code = False  # in a Python migration's own code
         self.thread = None
+        self.state = None  # the state read under the lock, once run() read it
 
     # -- the whole command ------------------------------------------------------------
-    def execute(self, command, planner):
-        """Lock, read the state, plan with ``planner(listing, state)``, run the steps.
+    def run(self, command, planner):
+        """Lock, read the state once, plan with ``planner(listing, state)``, run the
+        steps: a RunResult.
 
         Under the lock, just before the first change, ``safety.before_run(db, state,
-        steps, run)`` takes the backup and returns its id (see Safety). Nothing to do
-        is an empty result, not an error.
+        steps, run)`` takes the backup and returns its id (see RunSafety). Nothing to
+        do is an empty result, not an error. ``state`` is the state read, for the
+        caller to explain a failure with (None until it was read).
         """
         first = self.db
         _raise_if_stopped()
         acquire_lock(self.db, self.prefix, self.lock_timeout, self.consumers)
         try:
-            state = self.history.read_state()
+            # Another connection's lock on the database (SQLite's busy lock) is waited
+            # for at most the lock timeout, like another ferryman's.
+            state = self.db.lock_wait(self.lock_timeout, self.history.read_state,
+                                      stop=_raise_if_stopped)
+            self.state = state
             check_state(self.listing, state)
             steps = planner(self.listing, state)
             if not any(not isinstance(item, Checkpoint) for item in steps):
-                return Result(None, command, [], state.current_version,
-                              state.current_version)
+                return RunResult(command, None, state.current_version, state.current_version)
             # Before the backup: a read-only database, or another connection's write
             # lock held past the lock timeout, stops the run here with exit 4 and
-            # nothing changed (issue 8, items 15 and 17). The write lock taken is kept
-            # for the run's first transaction.
+            # nothing changed. The write lock taken is kept for the run's first
+            # transaction.
             self.db.ready_to_write(self.lock_timeout, hold=True, stop=_raise_if_stopped)
             run = Run(command, state.current_version)
             if self.safety is not None:
                 run.backup_id = self.safety.before_run(self.db, state, steps, run)
-            return self._run(run, steps, state)
+            return self._apply_plan(run, steps, state)
         finally:
             self.db.unlock(self.prefix)
             if self.db is not first:  # opened by _reconnect; the caller closes its own
                 self.db.close()
 
     # -- the run ----------------------------------------------------------------------
-    def _run(self, run, steps, state):
+    def _apply_plan(self, run, steps, state):
         self.state = state
-        self.run = run
+        self.current = run
         self.applied = set(state.by_version)
         self.run_row = False  # is the run's row committed?
         self.done, self.committed, self.batch = [], [], []
@@ -296,7 +286,8 @@ class Runner:
         run.to_version = max(self.applied) if self.applied else None
         emit(self.consumers, RunFinished(run.id, "ok", run.from_version, run.to_version,
                                          len(real), _ms(started)))
-        return Result(run.id, run.command, self.done, run.from_version, run.to_version)
+        return RunResult(run.command, run.id, run.from_version, run.to_version,
+                         tuple(StepInfo(**step) for step in self.done))
 
     def _start_watchdog(self):
         """Cancel the running statement when the whole run goes over its timeout."""
@@ -352,7 +343,7 @@ class Runner:
                     version=step.version, file=step.migration.path))
             compiled = self._compiled(step)
             index = len(self.done)  # the steps of this run done so far
-            if not compiled.transactional:
+            if not self._transactional(compiled):
                 self._commit_batch("a no-transaction migration follows")
                 self._ensure_run_row()
                 self._apply_autocommit(step, compiled, index, total)
@@ -384,10 +375,10 @@ class Runner:
                 self._commit_batch("the run holds half of the server's lock table")
         if not self.db.in_transaction:
             self._begin()
-        self.run.finished_at = now()
-        self.run.to_version = max(self.applied) if self.applied else None
+        self.current.finished_at = now()
+        self.current.to_version = max(self.applied) if self.applied else None
         self.history.record([entry for _s, entry, _r in self.batch])
-        self.history.finish_run(self.run, "ok")
+        self.history.finish_run(self.current, "ok")
         if self.interrupted:  # the last look before the commit makes it all stand
             raise StepFailure(None, MigrationError(
                 f"interrupted by {self.interrupted} before the run committed"))
@@ -403,7 +394,7 @@ class Runner:
         self.db.begin()
         if not self.run_row:
             self.history.prepare(self.state)
-            self.history.start_run(self.run)
+            self.history.start_run(self.current)
 
     def _ensure_run_row(self):
         if not self.run_row:
@@ -434,6 +425,19 @@ class Runner:
         return budget is not None and self.db.locks_held() > budget
 
     # -- one step ---------------------------------------------------------------------
+    def _transactional(self, compiled):
+        """Whether a step runs inside the run's transaction. A step that must not
+        (``-- ferryman:no-transaction``, a statement the engine refuses in a
+        transaction), or any step on an engine whose DDL commits implicitly
+        (``transactional_ddl`` False), runs on its own, marked dirty until it
+        finishes: a transaction there would promise a rollback the engine cannot keep."""
+        return compiled.transactional and self.dialect.transactional_ddl
+
+    def _autocommit_reason(self, compiled):
+        if compiled.transactional:
+            return f"{self.dialect.name} commits DDL implicitly"
+        return compiled.reason
+
     def _compiled(self, step):
         compiled, _problems = step.migration.compiled(step.direction, self.dialect,
                                                       self.options)
@@ -446,12 +450,12 @@ class Runner:
                                          total))
         started_at, started = now(), time.monotonic()
         try:
-            self._execute(step, compiled)
+            self._run_script(step, compiled)
         except StepFailure as failure:
             if getattr(failure.error, "transaction_ended", False):
                 self._transaction_ended(step, failure)
             raise
-        entry = _entry(self.run.id, step, started_at)
+        entry = _entry(self.current.id, step, started_at)
         result = _step_result(step, _ms(started))
         self.batch.append((step, entry, result))
         self.done.append(result)
@@ -466,24 +470,26 @@ class Runner:
         script = m.script(step.direction)
         dirty = {
             "version": m.version, "name": m.name, "phase": m.phase, "file": script.path,
-            "direction": step.direction, "run_id": self.run.id,
+            "direction": step.direction, "run_id": self.current.id,
             "since": now().isoformat(timespec="seconds"), "statement_index": 0,
             "statements": len(compiled.statements) or None,
             "previous_version": self._previous_version(step),
-            "reason": f"a no-transaction migration ({compiled.reason}) did not finish",
+            "reason": f"a no-transaction migration ({self._autocommit_reason(compiled)}) "
+                      "did not finish",
         }
         self.history.set_dirty(dirty)
         started_at, started = now(), time.monotonic()
         try:
-            self._execute(step, compiled, progress=dirty)
+            self._run_script(step, compiled, progress=dirty)
         except StepFailure as failure:
-            dirty.update(reason="a no-transaction migration failed part way",
+            dirty.update(reason=f"a no-transaction migration "
+                                f"({self._autocommit_reason(compiled)}) failed part way",
                          error=failure.error.db_message or failure.error.message,
                          statement=failure.error.statement)
             self._write_safely(lambda: self.history.set_dirty(dirty))
             failure.dirty = True
             raise
-        entry = _entry(self.run.id, step, started_at)
+        entry = _entry(self.current.id, step, started_at)
         self.db.begin()
         self.history.set_dirty(None)
         self.history.record([entry])
@@ -494,7 +500,7 @@ class Runner:
         self._track(step)
         emit(self.consumers, StepFinished(m.version, m.name, step.direction, _ms(started)))
 
-    def _execute(self, step, compiled, progress=None):
+    def _run_script(self, step, compiled, progress=None):
         m = step.migration
         script = m.script(step.direction)
         if m.kind == "python":
@@ -630,27 +636,27 @@ class Runner:
         raise _carry(error, MigrationError(
             error.message + (f"\nthe run was rolled back ({len(rolled_back)} migration"
                              f"{'s' if len(rolled_back) != 1 else ''} undone); the database "
-                             f"is where it started, at version {_label(self.run.from_version)}"
+                             f"is where it started, at version {_label(self.current.from_version)}"
                              if rolled_back else
                              f"\nthe transaction was rolled back; the database is where it "
-                             f"started, at version {_label(self.run.from_version)}"),
+                             f"started, at version {_label(self.current.from_version)}"),
             file=error.file, version=error.version, statement=error.statement,
             line=error.line, db_message=error.db_message, sqlstate=error.sqlstate,
-            rolled_back=rolled_back, run_id=self.run.id,
+            rolled_back=rolled_back, run_id=self.current.id,
             hint=f"fix {error.file or 'the migration'} and run the command again"))
 
     def _stopped_or_transient(self, error, step, rolled_back):
         """The error of a run brought back after a signal (Interrupted) or a transient
         failure: nothing needs fixing in the migration, running it again is the fix."""
-        where = (f"rolled back to version {_label(self.run.from_version)}, where the run "
+        where = (f"rolled back to version {_label(self.current.from_version)}, where the run "
                  "started" + (f" ({len(rolled_back)} migration"
                               f"{'s' if len(rolled_back) != 1 else ''} undone)"
                               if rolled_back else ""))
         during = f" during {step.label}" if step is not None else ""
         facts = dict(file=error.file, version=error.version, statement=error.statement,
                      line=error.line, db_message=error.db_message, sqlstate=error.sqlstate,
-                     rolled_back=rolled_back, run_id=self.run.id)
-        again = f"`ferryman {self.run.command}`"
+                     rolled_back=rolled_back, run_id=self.current.id)
+        again = f"`ferryman {self.current.command}`"
         if self.interrupted:
             return Interrupted(f"interrupted by {self.interrupted}{during}: {where}",
                                signal_name=self.interrupted, exit_code=self.stop_code,
@@ -707,7 +713,7 @@ class Runner:
         others = [s.version for s, _e, _r in self.batch if s.version is not None]
         dirty = {
             "version": m.version, "name": m.name, "phase": m.phase,
-            "file": failure.error.file, "direction": step.direction, "run_id": self.run.id,
+            "file": failure.error.file, "direction": step.direction, "run_id": self.current.id,
             "since": now().isoformat(timespec="seconds"),
             "previous_version": self._previous_version(step),
             "reason": f"{step.label} ended ferryman's transaction itself: what it did is "
@@ -723,7 +729,7 @@ class Runner:
             self.db.begin()
             if not self.run_row:  # its row went with the transaction: write it again
                 self.history.prepare(self.state)
-                self.history.start_run(self.run)
+                self.history.start_run(self.current)
             self.history.set_dirty(dirty)
             self.db.commit()
             self.run_row = True
@@ -734,7 +740,7 @@ class Runner:
     def _run_row_exists(self):
         try:
             rows = self.db.query(self.history.sql("SELECT count(*) FROM {p}runs WHERE id = ?"),
-                                 (self.run.id,))
+                                 (self.current.id,))
         except DriverError:
             return False
         return rows[0][0] > 0
@@ -742,7 +748,7 @@ class Runner:
     def _undo(self, step):
         compiled = self._compiled(step)
         total = 1
-        if not compiled.transactional:
+        if not self._transactional(compiled):
             self._apply_autocommit(step, compiled, 0, total)
             return
         self._begin()
@@ -762,7 +768,7 @@ class Runner:
             self.applied.add(step.version)
 
     def _finish(self, outcome, error, message=None):
-        run = self.run
+        run = self.current
         run.finished_at = now()
         run.to_version = max(self.applied) if self.applied else None
         entries = []
@@ -792,12 +798,12 @@ class Runner:
         remaining = [s.version for s in to_undo if s.version not in rolled_back]
         dirty = {
             "version": max(self.applied) if self.applied else None,
-            "name": f"run {self.run.id}", "run_id": self.run.id,
+            "name": f"run {self.current.id}", "run_id": self.current.id,
             "since": now().isoformat(timespec="seconds"),
             "reason": f"a failed run could not be rolled back ({why}); migrations "
                       f"{', '.join(map(str, remaining))} of it remain applied",
             "error": error.db_message or error.message, "statement": error.statement,
-            "file": error.file, "previous_version": self.run.from_version,
+            "file": error.file, "previous_version": self.current.from_version,
         }
         self._write_safely(lambda: self.history.set_dirty(dirty))
         self._finish("rollback_failed", error)
@@ -818,7 +824,7 @@ class Runner:
         restored, failed = None, None
         if self.safety is not None:
             try:
-                restored = self.safety.restore(self.db, self.run, error)
+                restored = self.safety.restore(self.db, self.current, error)
             except FerrymanError as exc:
                 failed = f"the automatic restore failed too: {exc.message}"
         if restored:
@@ -826,20 +832,20 @@ class Runner:
             raise MigrationError(
                 f"{error.message}\n{what}; {restored}", file=error.file, version=error.version,
                 statement=error.statement, line=error.line, db_message=error.db_message,
-                sqlstate=error.sqlstate, rolled_back=rolled_back, run_id=self.run.id,
+                sqlstate=error.sqlstate, rolled_back=rolled_back, run_id=self.current.id,
                 hint=f"fix {error.file or 'the migration'} and run the command again")
         mark()
         raise self._needs_person(error, what + (f"; {failed}" if failed else ""), rolled_back)
 
     def _needs_person(self, error, what, rolled_back=()):
         restore = (f"; or restore the backup taken before the run: `ferryman backup restore "
-                   f"{self.run.backup_id}`" if self.run.backup_id not in (None, "disabled")
+                   f"{self.current.backup_id}`" if self.current.backup_id not in (None, "disabled")
                    else "")
         return RollbackError(
             f"{error.message}\n{what}; the database needs a person",
             file=error.file, version=error.version, statement=error.statement,
             line=error.line, db_message=error.db_message, sqlstate=error.sqlstate,
-            rolled_back=rolled_back, run_id=self.run.id,
+            rolled_back=rolled_back, run_id=self.current.id,
             hint="run `ferryman status` to see where it stands, repair by hand, then "
                  "`ferryman force VERSION`" + restore)
 

@@ -20,24 +20,26 @@ import functools
 import os
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from .._version import __version__
 from ..core.history import History
 from ..core.plan import Checkpoint, check_state, plan_up
-from ..errors import FerrymanError, InputError
+from ..errors import FerrymanError, InputError, after_commit
 from ..events import (PhaseFinished, PhaseStarted, StepFailed, StepFinished, StepStarted,
                       emit)
-from ..results import StepInfo
+from ..results import RunResult, StepInfo
 from . import MIGRATION_PHASES, STRATEGIES, checks
 
 
 @dataclass
 class MigrationOptions:
-    """Seed 000's MigrationOptions. None means: as configured."""
+    """The options of a pipeline run. None means: as configured. ``yes``: with
+    ``rollback_mode``, restore a backup without asking (when a down is missing)."""
 
     dry_run: bool = False
     rollback_mode: bool = False
+    yes: bool = False
     skip_optimizations: bool | None = None
     concurrent_indexes: bool | None = None
     timeout: float | None = None
@@ -45,26 +47,9 @@ class MigrationOptions:
     backup_before_migrate: bool | None = None
 
 
-@dataclass(frozen=True)
-class PipelineResult:
-    """What ``ferryman migrate`` did: its phases, its report, where the report is."""
-
-    strategy: str
-    status: str  # ok, failed, rolled_back, dry_run
-    run_id: str | None
-    from_version: int | None
-    to_version: int | None
-    phases: tuple = ()
-    migrations: tuple = ()
-    warnings: tuple = ()
-    plan: tuple = ()
-    report_paths: dict = field(default_factory=dict)
-    report: dict = field(default_factory=dict, repr=False)
-
-    def to_dict(self):
-        data = asdict(self)
-        data.pop("report")
-        return data
+# What ``ferryman migrate`` returns is the RunResult of every command that runs
+# migrations, with the pipeline's fields filled; the old name stays importable.
+PipelineResult = RunResult
 
 
 class Phase:
@@ -81,11 +66,13 @@ class Phase:
 
 
 class Pipeline:
-    """One run of a strategy against the database of ``migrator``."""
+    """One run of a strategy against the database of ``engine`` (ferryman.engine).
+    ``confirm(question) -> bool`` is asked before ``--rollback`` restores a backup."""
 
-    def __init__(self, migrator, strategy=None, options=None):
-        settings = migrator.settings
-        self.migrator = migrator
+    def __init__(self, engine, strategy=None, options=None, confirm=None):
+        settings = engine.settings
+        self.engine = engine
+        self.confirm = confirm
         self.settings = settings
         self.strategy = strategy or settings.strategy
         if self.strategy not in STRATEGIES:
@@ -94,6 +81,7 @@ class Pipeline:
         options = options or MigrationOptions()
         self.dry_run = options.dry_run
         self.rollback_mode = options.rollback_mode
+        self.yes = options.yes
         self.skip_optimization = _pick(options.skip_optimizations, settings.skip_optimization)
         self.concurrent_indexes = _pick(options.concurrent_indexes, settings.concurrent_indexes)
         self.timeout = _pick(options.timeout, settings.timeout)
@@ -112,14 +100,15 @@ class Pipeline:
         self.suggestions = []
         self.snapshot = None
         self.plan = []
+        self.steps = ()
         self.run_id = None
         self.from_version = self.to_version = None
         self.error = None
-        self.consumers = migrator.consumers
-        migrator.consumers.append(self._observe)
+        self.consumers = engine.consumers
+        engine.consumers.append(self._observe)
 
     # -- the whole run ----------------------------------------------------------------
-    def execute(self):
+    def run(self):
         self.t0 = time.monotonic()
         self.started_at = _now()
         status = "ok"
@@ -141,13 +130,13 @@ class Pipeline:
             self._close_current("failed", str(exc.message).splitlines()[0])
             raise
         finally:
-            self.migrator.consumers.remove(self._observe)
+            self.engine.consumers.remove(self._observe)
             self.result = self._finish(status)
         if status == "failed":  # under `continue`: everything ran; some checks failed
             failed = [p.name for p in self.phases.values() if p.status == "failed"]
             error = checks.CheckFailed(", ".join(failed), [
-                m for p in self.phases.values() if p.status == "failed" for m in p.messages])
-            error.exit_code = 3
+                m for p in self.phases.values() if p.status == "failed" for m in p.messages],
+                after_commit=True, committed_version=self.to_version)
             error.result = self.result
             raise error
         return self.result
@@ -192,11 +181,11 @@ class Pipeline:
     # -- 1. precheck ------------------------------------------------------------------
     def _precheck(self):
         self._start("precheck")
-        listing = self.migrator._listing()
-        db = self.migrator._connect(readonly=True)
+        listing = self.engine.listing()
+        db = self.engine.connect(readonly=True)
         try:
-            catalog = db.catalog(self.migrator.prefix)
-            state = History(db, self.migrator.prefix).read_state()
+            catalog = db.catalog(self.engine.prefix)
+            state = History(db, self.engine.prefix).read_state()
             check_state(listing, state)
             details = checks.precheck(db, catalog, self.settings,
                                       backup=self.backup and not self.dry_run)
@@ -213,9 +202,10 @@ class Pipeline:
     # -- 2. backup and the migration phases, under the lock ----------------------------
     def _migrate(self, listing):
         options = (("concurrent_indexes", self.concurrent_indexes),)
-        safety = PipelineSafety(self, self.migrator.run_safety(self.backup))
-        result = self.migrator._execute("migrate", self._planner, listing, safety=safety,
-                                        options=options, timeout=self.timeout)
+        safety = PipelineSafety(self, self.engine.safety(self.backup))
+        result = self.engine.run("migrate", self._planner, listing, safety=safety,
+                                 options=options, timeout=self.timeout)
+        self.steps = result.steps
         self.run_id = result.run_id
         self.to_version = result.to_version
         if result.run_id is None:  # nothing pending in this strategy's phases
@@ -227,8 +217,8 @@ class Pipeline:
         wanted = [n for n in self.names if n in MIGRATION_PHASES]
         steps = plan_up(listing, state, phases=wanted,
                         allow_out_of_order=self.settings.allow_out_of_order)
-        self.touched = _tables_named(steps, self.migrator, _NAMES_ANY)
-        self.written = _tables_named(steps, self.migrator, _NAMES_WRITTEN)
+        self.touched = _tables_named(steps, self.engine.dialect, _NAMES_ANY)
+        self.written = _tables_named(steps, self.engine.dialect, _NAMES_WRITTEN)
         items = [Checkpoint("count", self._count_before)]
         for name in self.names:
             if name in MIGRATION_PHASES:
@@ -240,14 +230,14 @@ class Pipeline:
         return items
 
     def _count_before(self, db):
-        catalog = db.catalog(self.migrator.prefix)
+        catalog = db.catalog(self.engine.prefix)
         self.before_counts = {t: catalog.row_count(t) for t in catalog.tables()}
 
     def _integrity(self, db):
         self._close_current("ok")
         self._start("integrity")
         try:
-            details = checks.integrity(db, db.catalog(self.migrator.prefix),
+            details = checks.integrity(db, db.catalog(self.engine.prefix),
                                        self.settings, self.before_counts, self.written)
         except checks.CheckFailed as failed:
             self._finish_phase("integrity", "failed", messages=failed.problems)
@@ -264,7 +254,7 @@ class Pipeline:
             elif name in MIGRATION_PHASES:
                 self._finish_phase(name, "ok", {"migrations": 0}, ["nothing pending"])
             elif name == "integrity":
-                db = self.migrator._connect(readonly=True)
+                db = self.engine.connect(readonly=True)
                 try:
                     self._integrity(db)
                 finally:
@@ -272,19 +262,27 @@ class Pipeline:
 
     # -- 3. after the run ---------------------------------------------------------------
     def _after_run(self):
-        db = self.migrator._connect()
+        db = self.engine.connect()
         try:
-            catalog = db.catalog(self.migrator.prefix)
+            catalog = db.catalog(self.engine.prefix)
             if "optimize" in self.phases:
-                self._optimize(db, catalog)
+                self._after_commit("optimize", self._optimize, db, catalog)
             if "validate" in self.phases:
-                self._validate(db, catalog)
+                self._after_commit("validate", self._validate, db, catalog)
             self.metrics["after"] = {"tables": catalog.table_metrics()}
             self.suggestions = catalog.suggestions()
             if self.snapshot is None:
                 self.snapshot = catalog.schema_snapshot()
         finally:
             db.close()
+
+    def _after_commit(self, phase, work, *args):
+        """A phase after the run's commit: whatever fails there, the migrations stay, so
+        the error says at which version they committed and exits 3, never 4."""
+        try:
+            work(*args)
+        except FerrymanError as exc:
+            raise after_commit(exc, phase, self.to_version) from exc
 
     def _optimize(self, db, catalog):
         if self.skip_optimization:
@@ -296,7 +294,7 @@ class Pipeline:
 
     def _validate(self, db, catalog):
         self._start("validate")
-        status = self.migrator.status().to_dict()
+        status = self.engine.status(raw=True)
         final = {k: status[k] for k in ("current_version", "dirty", "pending_count",
                                         "last_backup")}
         self.snapshot = catalog.schema_snapshot()
@@ -308,17 +306,14 @@ class Pipeline:
         except checks.CheckFailed as failed:
             self._finish_phase(name, "failed", messages=failed.problems)
             if self.failure_strategy == "stop":
-                failed.exit_code = 3  # the migrations are in; the database needs a look
-                raise
+                raise  # _after_commit: the migrations are in; the database needs a look
             return
         self._finish_phase(name, "ok", details)
 
     # -- dry run and rollback -----------------------------------------------------------
     def _plan_only(self, listing):
-        from ..dialects import dialect_class
-
-        state = self.migrator._read_state()
-        dialect = dialect_class(self.migrator.url.dialect)
+        state = self.engine.read_state()
+        dialect = self.engine.dialect
         options = (("concurrent_indexes", self.concurrent_indexes),)
         items = self._planner(listing, state)
         for name in self.names:
@@ -335,7 +330,13 @@ class Pipeline:
                 phase.messages = ["dry run: nothing was changed"]
 
     def _rollback(self):
-        result = self.migrator.rollback(dry_run=self.dry_run, yes=True)
+        from ..safety.rollback import rollback
+
+        # Asks before restoring a backup, as `ferryman rollback` does: MigrationOptions'
+        # yes, else the confirm callback (the CLI's prompt).
+        result = rollback(self.engine, dry_run=self.dry_run, yes=self.yes,
+                          confirm=self.confirm)
+        self.steps = result.steps
         self.run_id = result.run_id
         self.from_version, self.to_version = result.from_version, result.to_version
         self.result = self._finish("dry_run" if self.dry_run else "rolled_back")
@@ -365,7 +366,7 @@ class Pipeline:
                 if record["status"] == "ok":
                     record["status"] = "rolled_back"
         report = self._report(status)
-        name = self.settings.service or database_stem(self.migrator.url)
+        name = self.settings.service or database_stem(self.engine.url)
         stem = f"{name}-{self.run_id or _stamp()}"
         if status == "dry_run":
             stem = f"{name}-dry-run-{_stamp()}"
@@ -382,10 +383,12 @@ class Pipeline:
             paths.update(reports.write_reports(report, folder, stem))
         except OSError as exc:
             self.warnings.append(f"the report could not be written to {folder}: {exc}")
-        return PipelineResult(
-            self.strategy, status, self.run_id, self.from_version, self.to_version,
-            tuple(report["phases"]), tuple(report["migrations"]), tuple(self.warnings),
-            tuple(self.plan), paths, report)
+        return RunResult(
+            "migrate", self.run_id, self.from_version, self.to_version, tuple(self.steps),
+            dry_run=self.dry_run, outcome=status, strategy=self.strategy, status=status,
+            phases=tuple(report["phases"]), migrations=tuple(report["migrations"]),
+            warnings=tuple(self.warnings), plan=tuple(self.plan), report_paths=paths,
+            report=report)
 
     def _report(self, status):
         finished = time.monotonic()
@@ -405,8 +408,8 @@ class Pipeline:
                      ("message", "file", "version", "statement", "db_message", "hint")}
         return {
             "ferryman_version": __version__, "run_id": self.run_id, "strategy": self.strategy,
-            "status": status, "database": self.migrator.url.redacted(),
-            "dialect": self.migrator.url.dialect, "started_at": self.started_at,
+            "status": status, "database": self.engine.url.redacted(),
+            "dialect": self.engine.url.dialect, "started_at": self.started_at,
             "finished_at": _now(), "duration_ms": _ms(finished - self.t0),
             "from_version": self.from_version, "to_version": self.to_version,
             "options": {"dry_run": self.dry_run, "skip_optimizations": self.skip_optimization,
@@ -481,12 +484,9 @@ def maintenance_plan(settings):
     ]
 
 
-def _tables_named(steps, migrator, pattern):
+def _tables_named(steps, dialect, pattern):
     """The tables the steps' statements name where ``pattern`` matches; None when a
     Python migration may do anything."""
-    from ..dialects import dialect_class
-
-    dialect = dialect_class(migrator.url.dialect)
     names = set()
     for step in steps:
         if step.migration.kind == "python":

@@ -12,19 +12,11 @@ import socket
 import time
 
 from .._version import __version__
-from ..errors import BlockedError, FerrymanError, StateError
+from ..errors import BackupError, FerrymanError, VerifyError
 from .store import (Store, fsync_dir, fsync_file, new_backup_id, remove_quietly,
                     sha256_file)
 
 FREE_SPACE_MARGIN = 1.1  # want 10% more free space than the database's size
-
-
-class BackupError(BlockedError):
-    """The backup could not be made; nothing was changed."""
-
-
-class VerifyError(StateError):
-    """A backup failed verification: its hash or its content is wrong."""
 
 
 # The backup provider of each dialect (the name in ferryman.dialects.DIALECTS): its
@@ -64,6 +56,13 @@ def database_stem(url):
 
 class Backups:
     """The backups of the database at ``url``, kept in ``folder``."""
+
+    @classmethod
+    def for_settings(cls, settings):
+        """The backups of the configured database, in the configured folder."""
+        s = settings
+        return cls(s.url, s.backup_dir, password=s.password, keep=s.backup_keep,
+                   stem=s.service)
 
     def __init__(self, url, folder, *, password=None, keep=10, stem=None):
         self.url = url
@@ -250,6 +249,16 @@ class RunSafety:
     because ferryman cannot tell there whether the application wrote meanwhile.
     """
 
+    @classmethod
+    def for_engine(cls, engine, backup=None):
+        """The hooks of ``engine``'s configuration; ``backup`` overrides whether a
+        backup is taken (ferryman.engine registers this as its safety factory)."""
+        s = engine.settings
+        enabled = s.backup if backup is None else backup
+        return cls(Backups.for_settings(s) if enabled else None, prefix=s.table_prefix,
+                   restore_on_failure=s.restore_on_failure, consumers=engine.consumers,
+                   reopen=engine.connect)
+
     def __init__(self, backups, *, prefix="ferryman_", restore_on_failure=None,
                  consumers=(), reopen=None):
         self.backups = backups
@@ -273,12 +282,8 @@ class RunSafety:
             f"before {run.command} (run {run.id})", migration_version=state.current_version,
             dirty=bool(state.dirty), run_id=run.id, protect=protect)
         try:
-            db.begin()
-            history.prepare(state)
-            history.record_backup(self.manifest)
-            db.commit()
+            history.write(state, lambda h: h.record_backup(self.manifest))
         except FerrymanError as exc:
-            db.rollback()
             raise BackupError(f"the backup {self.manifest['id']} was made but could not be "
                               f"recorded in the database: {exc.message}") from exc
         state.schema_version = state.schema_version or _schema_version()
@@ -329,20 +334,40 @@ class RunSafety:
             state = history.read_state()
             run.finished_at = now()
             run.to_version = state.current_version
-            target.begin()
-            history.prepare(state)
             entries = []
             migration = getattr(error, "migration", None)
             if migration is not None:
                 entries.append(Entry(run.id, migration, "up", run.started_at, run.finished_at,
                                      outcome="failed", error=error.details()))
-            history.record(entries)
-            history.finish_run(run, "restored", error.message, exists=False)
-            history.record_backup(self.manifest)
-            target.commit()
+
+            def write(h):
+                h.record(entries)
+                h.finish_run(run, "restored", error.message, exists=False)
+                h.record_backup(self.manifest)
+
+            history.write(state, write)
         finally:
             if target is not db:
                 target.close()
+
+
+def take_backup(engine, reason="manual"):
+    """A backup now, under the migration lock, recorded in the database (``ferryman
+    backup create``): its manifest."""
+    from ..events import BackupCreated, emit
+
+    backups = Backups.for_settings(engine.settings)
+    started = time.monotonic()
+    with engine.session() as session:
+        state = session.state
+        manifest = backups.create(reason, migration_version=state.current_version,
+                                  dirty=bool(state.dirty),
+                                  protect={r["backup_id"] for r in
+                                           _last_runs(session.history, state)})
+        session.history.write(state, lambda h: h.record_backup(manifest))
+    emit(engine.consumers, BackupCreated(manifest["id"], manifest["path"], manifest["size"],
+                                         round((time.monotonic() - started) * 1000, 1)))
+    return manifest
 
 
 def _last_runs(history, state):

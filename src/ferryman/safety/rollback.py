@@ -1,4 +1,4 @@
-"""Going back: ``ferryman rollback`` (seed 000's ``migrate --rollback``) undoes the last
+"""Going back: ``ferryman rollback`` (and ``migrate --rollback``) undoes the last
 run, and ``ferryman backup restore`` replaces the database with a backup.
 
 Rollback prefers the down migrations, which keep every row written since; only when
@@ -10,25 +10,20 @@ import time
 
 from ..core.history import History
 from ..core.plan import Step
-from ..core.runner import Run
+from ..core.runner import Run, now
 from ..errors import InputError, StateError
 from ..events import BackupRestored, emit
-from ..results import BackupInfo
+from ..results import RunResult
+from .backups import Backups
 
 CHANGES = ("up", "down")
 
 
-def last_run(migrator):
+def last_run(engine):
     """(run_id, entries in order, the run's row) of the last run that changed migrations."""
-    db = migrator._connect(readonly=True)
-    try:
-        history = History(db, migrator.prefix)
-        if history.read_state().schema_version is None:
-            raise InputError("nothing to roll back: ferryman has not run on this database")
-        entries = history.entries()
-        runs = {r["id"]: r for r in history.runs(limit=1000)}
-    finally:
-        db.close()
+    state, entries, runs = engine.read_history()
+    if state.schema_version is None:
+        raise InputError("nothing to roll back: ferryman has not run on this database")
     # force and baseline are changes too (their own rows: 'forced', 'baselined').
     latest = next((e for e in entries if e["outcome"] in ("ok", "forced", "baselined")), None)
     if latest is None or latest["direction"] not in CHANGES:
@@ -41,9 +36,12 @@ def last_run(migrator):
     return run_id, mine, runs.get(run_id, {})
 
 
-def rollback(migrator, *, dry_run=False, yes=False):
-    listing = migrator._listing()
-    run_id, entries, run = last_run(migrator)
+def rollback(engine, *, dry_run=False, yes=False, confirm=None):
+    """Undo the last run (``ferryman rollback``, ``migrate --rollback``): through its
+    down migrations, else by restoring the backup taken before it, which loses what
+    was written since and so needs ``yes`` or ``confirm(question)`` answering True."""
+    listing = engine.listing()
+    run_id, entries, run = last_run(engine)
     steps, missing = [], []
     for entry in reversed(entries):
         migration = listing.by_version.get(entry["version"])
@@ -61,7 +59,9 @@ def rollback(migrator, *, dry_run=False, yes=False):
                                      "`ferryman history` and run rollback again")
             return steps
 
-        return migrator._change("rollback", planner, dry_run, listing)
+        if dry_run:
+            return engine.plan("rollback", planner, listing)
+        return engine.run("rollback", planner, listing)
     backup_id = run.get("backup_id")
     if backup_id in (None, "disabled"):
         raise StateError(
@@ -69,31 +69,28 @@ def rollback(migrator, *, dry_run=False, yes=False):
             f"{', '.join(map(str, missing))}, and the run took no backup",
             hint="write the down migrations, or restore an older backup")
     if dry_run:
-        from ..results import RunResult
-
         return RunResult("rollback", None, None, run.get("from_version"), (), dry_run=True,
                          outcome=f"would restore backup {backup_id}")
-    restore_backup(migrator, backup_id, yes=yes, reason=f"roll back run {run_id}")
-    from ..results import RunResult
-
+    restore_backup(engine, backup_id, yes=yes, confirm=confirm,
+                   reason=f"roll back run {run_id}")
     return RunResult("rollback", run_id, run.get("to_version"), run.get("from_version"),
                      (), outcome=f"restored backup {backup_id}")
 
 
-def restore_backup(migrator, backup_id, *, yes=False, confirm=None, reason=None):
-    """Verify, ask, take a safety backup, restore, record. See Migrator.restore."""
-    backups = migrator._backups()
+def restore_backup(engine, backup_id, *, yes=False, confirm=None, reason=None):
+    """Verify, ask, take a safety backup, restore, record: the restored backup's
+    manifest. See Migrator.restore."""
+    backups = Backups.for_settings(engine.settings)
     manifest = backups.require_verified(backup_id)
-    question = (f"Replace {migrator.url.redacted()} with backup {manifest['id']} of "
+    question = (f"Replace {engine.url.redacted()} with backup {manifest['id']} of "
                 f"{manifest['created_at']} (version {manifest.get('migration_version')})? "
                 "Everything written since is lost; a safety backup is taken first.")
     if not yes and not (confirm is not None and confirm(question)):
         raise InputError("restore not confirmed; nothing was changed",
                          hint="pass --yes (API: yes=True) to restore without asking")
-    with migrator._locked() as db:
-        history = History(db, migrator.prefix)
-        # Lenient: restoring a backup is how damaged ferryman tables are repaired.
-        state = history.read_state(strict=False)
+    # Lenient: restoring a backup is how damaged ferryman tables are repaired.
+    with engine.session(strict=False) as session:
+        db, state = session.db, session.state
         # The safety backup reads the live database while a PostgreSQL restore fills a
         # fresh one (restore_backup's slowest steps, side by side); it must be complete
         # before the live database is touched, which is when the provider asks.
@@ -104,10 +101,7 @@ def restore_backup(migrator, backup_id, *, yes=False, confirm=None, reason=None)
 
         def record_safety():
             taken = safety.result()
-            db.begin()
-            history.prepare(state)
-            history.record_backup(taken)
-            db.commit()
+            session.history.write(state, lambda h: h.record_backup(taken))
 
         started = time.monotonic()
         try:
@@ -116,11 +110,11 @@ def restore_backup(migrator, backup_id, *, yes=False, confirm=None, reason=None)
         except BaseException:
             safety.wait()  # the live database is untouched; let the safety backup finish
             raise
-        emit(migrator.consumers, BackupRestored(manifest["id"],
-                                                round((time.monotonic() - started) * 1000, 1)))
+        emit(engine.consumers, BackupRestored(manifest["id"],
+                                              round((time.monotonic() - started) * 1000, 1)))
         run = Run("restore", state.current_version, backup_id=safety.result()["id"])
-        _record_restore(migrator, db, run, manifest, safety.result(), reason)
-    return BackupInfo.from_manifest(manifest)
+        _record_restore(engine, db, run, manifest, safety.result(), reason)
+    return manifest
 
 
 class _Background:
@@ -150,25 +144,26 @@ class _Background:
         return self._value
 
 
-def _record_restore(migrator, db, run, manifest, safety, reason):
-    """The restored database predates the restore: tell its history what happened."""
-    from ..core.runner import now
-
-    target = db if db.name == "sqlite" else migrator._connect()
+def _record_restore(engine, db, run, manifest, safety, reason):
+    """The restored database predates the restore: tell its history what happened.
+    SQLite restores into the open connection's file; PostgreSQL swaps databases, so
+    a new connection reads the restored one."""
+    target = db if db.name == "sqlite" else engine.connect()
     try:
-        history = History(target, migrator.prefix)
+        history = History(target, engine.prefix)
         state = history.read_state()
         known = {b["id"] for b in history.backups()} if state.schema_version else set()
         run.finished_at = now()
         run.to_version = state.current_version
-        target.begin()
-        history.prepare(state)
-        history.finish_run(run, "ok", reason or f"restored backup {manifest['id']}",
-                           exists=False)
-        for backup in (manifest, safety):
-            if backup["id"] not in known:
-                history.record_backup(backup)
-        target.commit()
+
+        def write(h):
+            h.finish_run(run, "ok", reason or f"restored backup {manifest['id']}",
+                         exists=False)
+            for backup in (manifest, safety):
+                if backup["id"] not in known:
+                    h.record_backup(backup)
+
+        history.write(state, write)
     finally:
         if target is not db:
             target.close()

@@ -1,0 +1,281 @@
+"""The engine: one database's migrations, for every layer above.
+
+Connection, lock, state, plan, run and history of one database, behind public
+methods. The API's ``Migrator``, the pipeline, the safety layer (rollback, restore),
+the coordinator, the status reader and the HTTP app all go through it; none of them
+opens a connection, takes the lock or writes ferryman's tables its own way.
+
+    engine = Engine(settings)
+    result = engine.run("up", lambda listing, state: plan_up(listing, state))
+
+A run reads the state once, under the lock, and plans from it (core/runner.py). A
+command with nothing to do returns without a writable connection: a SQLite file
+that does not exist is not created, and no lock file either.
+
+Above the core and the dialects; below safety, pipeline, coordinator and the faces.
+"""
+
+import os
+import time
+from contextlib import contextmanager
+
+from .core.compile import check_files
+from .core.history import History
+from .core.plan import check_state
+from .core.runner import Runner, acquire_lock
+from .core.source import scan
+from .dialects import connect, dialect_class
+from .errors import ConnectError, MigrationError, ReadOnlyDatabase, SourceError
+from .events import Message, emit
+from .results import MigrationStatus, RunResult, StepInfo
+
+
+class Session:
+    """A read-write connection holding the migration lock, with the state read once
+    under it and the history writer of that connection."""
+
+    __slots__ = ("db", "history", "state")
+
+    def __init__(self, db, history, state):
+        self.db, self.history, self.state = db, history, state
+
+
+class Engine:
+    """The migrations of the database that ``settings`` (config.Settings) names.
+
+    ``consumers`` receive every event (ferryman.events); the list is the engine's
+    own, so a layer above may add and remove observers on it. ``safety`` makes the
+    default safety hooks of a run (see ``safety()``).
+    """
+
+    def __init__(self, settings, consumers=None, *, safety=None):
+        self.settings = settings
+        self.consumers = consumers if consumers is not None else []
+        # (engine, backup=None) -> the run's safety hooks (backup before, restore after
+        # a failure that cannot be rolled back): registered by the layer above
+        # (safety.backups.RunSafety.for_engine), so the engine imports nothing above it.
+        self.make_safety = safety
+        self._reader = None  # a StatusReader, once status() was asked
+
+    @property
+    def url(self):
+        return self.settings.url
+
+    @property
+    def prefix(self):
+        return self.settings.table_prefix
+
+    @property
+    def dialect(self):
+        """The dialect class of the database's engine."""
+        return dialect_class(self.url.dialect)
+
+    # -- connections ------------------------------------------------------------------
+    def connect(self, readonly=False):
+        """A new connection: read-only (never writes, never creates a SQLite file), or
+        read-write with the configured statement and table-lock timeouts."""
+        s = self.settings
+        if readonly:
+            return connect(s.url, readonly=True, timeout=s.connect_timeout,
+                           password=s.password)
+        return connect(s.url, timeout=s.connect_timeout, password=s.password,
+                       statement_timeout=s.statement_timeout,
+                       table_lock_timeout=s.table_lock_timeout)
+
+    def _missing_file(self):
+        url = self.url
+        return url.dialect == "sqlite" and not url.is_memory and not os.path.exists(url.path)
+
+    @contextmanager
+    def session(self, strict=True):
+        """A Session: read-write, the migration lock held, ready to write (a read-only
+        SQLite file, or another writer's lock past the lock timeout, stop it here with
+        exit code 4), the state read under the lock. ``strict=False`` reads a damaged
+        state without raising (force, baseline and restore repair it)."""
+        db = self.connect()
+        try:
+            acquire_lock(db, self.prefix, self.settings.lock_timeout, self.consumers)
+            try:
+                db.ready_to_write(self.settings.lock_timeout)
+                history = History(db, self.prefix)
+                yield Session(db, history, history.read_state(strict=strict))
+            finally:
+                db.unlock(self.prefix)
+        finally:
+            db.close()
+
+    # -- reading ----------------------------------------------------------------------
+    def listing(self, check=True):
+        """The migrations of the configured folders; with ``check``, every file
+        checked first (SourceError, exit code 2, lists every problem at once)."""
+        listing = scan(self.settings.require_phases(), self.url.dialect)
+        for migration in listing.migrations:
+            migration.refresh()
+        if check:
+            problems = check_files(listing, self.dialect)
+            if problems:
+                raise SourceError(problems, hint="fix the files; nothing was changed")
+        return listing
+
+    def read_state(self, strict=True):
+        """The state, read-only and without the lock: a look, not a run's plan."""
+        db = self.connect(readonly=True)
+        try:
+            return History(db, self.prefix).read_state(strict=strict)
+        finally:
+            db.close()
+
+    def entries(self, limit=None, version=None):
+        """History rows, newest first; [] where ferryman never ran. Lenient: the
+        history is what a person reads to repair damaged tables."""
+        db = self.connect(readonly=True)
+        try:
+            history = History(db, self.prefix)
+            state = history.read_state(strict=False)
+            if not state.tables:
+                return []
+            if "history" not in state.tables:
+                raise state.error()
+            return history.entries(limit, version)
+        finally:
+            db.close()
+
+    def read_history(self, runs=1000):
+        """(state, history entries newest first, {id: run} of the last ``runs`` runs),
+        read-only: what rollback reads to find the last run that changed migrations."""
+        db = self.connect(readonly=True)
+        try:
+            history = History(db, self.prefix)
+            state = history.read_state()
+            if state.schema_version is None:
+                return state, [], {}
+            return state, history.entries(), {r["id"]: r for r in history.runs(limit=runs)}
+        finally:
+            db.close()
+
+    def status(self, raw=False):
+        """Where the database stands (readonly.StatusReader): a MigrationStatus, or with
+        ``raw`` the plain dict of ``status --json``. Read-only; the connection is kept
+        for the next call (``close()`` closes it)."""
+        return self._status_reader().read(raw=raw)
+
+    def lock_held(self):
+        """Whether a runner, in any process on any host, holds the migration lock."""
+        return self._status_reader().lock_held()
+
+    def _status_reader(self):
+        if self._reader is None:
+            from .readonly import StatusReader
+
+            s = self.settings
+            self._reader = StatusReader(s.url, s.require_phases(), prefix=s.table_prefix,
+                                        timeout=s.connect_timeout, password=s.password,
+                                        convert=MigrationStatus.from_dict)
+        return self._reader
+
+    def close(self):
+        """Close the connection kept for status(); the engine stays usable."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    # -- running ----------------------------------------------------------------------
+    def plan(self, command, planner, listing=None, options=()):
+        """A dry run: what ``command`` would run, SQL included; changes nothing."""
+        listing = listing or self.listing()
+        state = self.read_state()
+        check_state(listing, state)
+        steps = planner(listing, state)
+        planned = tuple(StepInfo.planned(step, self.dialect, options) for step in steps
+                        if getattr(step, "migration", None) is not None)
+        return RunResult(command, None, state.current_version, _target(state, steps),
+                         planned, dry_run=True)
+
+    def run(self, command, planner, listing=None, *, safety=None, options=(), timeout=None):
+        """Lock, read the state, plan with ``planner(listing, state)``, back up, apply:
+        a RunResult. A run that failed on a transient error and was brought back is
+        tried again, up to the configured retries, with exponential backoff."""
+        listing = listing or self.listing()
+        attempt, s = 0, self.settings
+        while True:
+            try:
+                return self._run_once(command, planner, listing, safety, options, timeout)
+            except (MigrationError, ConnectError) as exc:
+                if attempt >= s.retries or not _retryable(exc):
+                    raise
+                delay = s.retry_backoff * 2 ** attempt
+                attempt += 1
+                emit(self.consumers, Message(
+                    "warning", f"{exc.message.splitlines()[0]}; a transient error, so retrying "
+                    f"in {delay:g}s (retry {attempt} of {s.retries})"))
+                time.sleep(delay)
+
+    def _run_once(self, command, planner, listing, safety, options, timeout):
+        if self._missing_file():
+            # No database yet: nothing is applied. Only a run with something to do
+            # creates the file (and its lock file).
+            from .core.history import State
+
+            check_state(listing, State())
+            if not planner(listing, State()):
+                return RunResult(command, None, None, None)
+        s = self.settings
+        db = self.connect()
+        runner = Runner(db, listing, prefix=self.prefix, lock_timeout=s.lock_timeout,
+                        transaction=s.transaction, timeout=timeout or s.timeout,
+                        safety=safety if safety is not None else self.safety(),
+                        consumers=self.consumers, options=options, reconnect=self.connect)
+        try:
+            return runner.run(command, planner)
+        except ReadOnlyDatabase:
+            # The lock file cannot be made beside a read-only database: with nothing
+            # to do that is no failure (a start-up check on a read-only deployment).
+            if runner.state is not None or self._has_work(listing, planner):
+                raise
+            state = self.read_state()
+            return RunResult(command, None, state.current_version, state.current_version)
+        except MigrationError as exc:
+            _suggest_baseline(exc, runner.state)
+            raise
+        finally:
+            db.close()
+
+    def _has_work(self, listing, planner):
+        state = self.read_state()
+        check_state(listing, state)
+        return bool(planner(listing, state))
+
+    def safety(self, backup=None):
+        """The run's safety hooks as configured (the backup before the run, the restore
+        of a run that cannot be rolled back), None without them; ``backup`` overrides
+        whether a backup is taken."""
+        return None if self.make_safety is None else self.make_safety(self, backup)
+
+
+def _retryable(exc):
+    if isinstance(exc, ConnectError):
+        return getattr(exc, "transient", False)
+    return exc.exit_code == 1 and getattr(exc, "transient", False)
+
+
+def _target(state, steps):
+    versions = set(state.by_version)
+    for step in steps:
+        version = getattr(step, "version", None)
+        if version is not None:  # a repeatable has no version; a checkpoint no step
+            (versions.add if step.direction == "up" else versions.discard)(version)
+    return max(versions) if versions else None
+
+
+def _suggest_baseline(error, state):
+    """A first run on a database that already had tables failed and was rolled back:
+    most likely its schema was made before ferryman (by hand, another tool, or a
+    ferryman whose tables were dropped), so the next step is baseline, not an edit of
+    the migration. `up` still runs there, as golang-migrate's does: a first migration
+    written for an existing schema (IF NOT EXISTS) is a real use."""
+    if state is None or error.exit_code != 1 or state.tables or not state.populated:
+        return
+    fix = f"fix {error.file} and run the command again" if error.file else "fix the migration"
+    error.hint = ("this database had tables but no ferryman history: if its schema is "
+                  "already at some version of these migrations, record that version with "
+                  f"`ferryman baseline VERSION` (it runs nothing), then `ferryman up`; else {fix}")
