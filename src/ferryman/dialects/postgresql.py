@@ -37,6 +37,7 @@ _AUTOCOMMIT_STARTS = (
 class PostgreSQLDialect(Dialect):
     name = "postgresql"
     placeholder = "%s"
+    transactional_ddl = True  # CREATE, ALTER and DROP roll back with the transaction
     min_server_version = "12"
     TYPES = {"bigint": "BIGINT", "text": "TEXT", "varchar": "VARCHAR",
              "timestamp": "TIMESTAMPTZ", "real": "DOUBLE PRECISION",

@@ -27,6 +27,7 @@ BUSY_SLICE = 0.2  # seconds of one busy wait before a run: see SQLite.lock_wait
 class SQLiteDialect(Dialect):
     name = "sqlite"
     placeholder = "?"
+    transactional_ddl = True  # CREATE, ALTER and DROP roll back with the transaction
     TYPES = {"bigint": "INTEGER", "text": "TEXT", "varchar": "VARCHAR", "timestamp": "TEXT",
              "real": "REAL", "id": "INTEGER PRIMARY KEY"}
 
