@@ -1,7 +1,7 @@
 """The maintenance tasks and monitoring views: ``ferryman maintain`` and
 ``ferryman inspect``.
 
-Above the dialects, which own each engine's SQL (dialects/base.py, item 7); below
+Above the dialects, which own each engine's SQL (dialects/base.py, item 8); below
 the API, which holds the migration lock around ``maintain``, so maintenance never
 runs during a migration.
 
