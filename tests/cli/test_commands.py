@@ -675,6 +675,8 @@ AGREED = [
     ["migrate", "--strategy=extended", "--skip-optimization", "--failure-strategy", "continue",
      "--no-concurrent-indexes", "--reports-dir", "r", "--no-backup", "--timeout", "1h"],
     ["-v", "migrate", "--rollback"],
+    ["migrate", "--rollback", "--yes"],
+    ["migrate", "--rollback", "-y", "--dry-run"],
     ["rollback"],
     ["rollback", "--dry-run", "--yes", "--no-backup"],
     ["backup", "create"],
