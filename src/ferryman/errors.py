@@ -4,9 +4,13 @@
     ├── InputError            (2)  bad usage, configuration or migration files; nothing changed
     │   ├── ConfigError            configuration or command-line options
     │   ├── SourceError            migration files: every problem at once, in ``problems``
-    │   └── OutOfOrderError        a pending migration below the highest applied one
+    │   ├── OutOfOrderError        a pending migration below the highest applied one
+    │   └── UnknownService         no service of that name (the HTTP app answers 404)
     ├── MigrationError        (1)  a migration failed and the database was brought back
-    │   └── RollbackError     (3)  ... and could not be brought back: needs a person
+    │   ├── RollbackError     (3)  ... and could not be brought back: needs a person
+    │   ├── CheckFailed    (1/3)   a check phase found problems: 1 inside the run (rolled
+    │   │                          back), 3 after the run's commit (the migrations stay)
+    │   └── StartupError    (cause's)  start-up could not bring the database to head
     ├── Interrupted     (130/143)  SIGINT/SIGTERM stopped it; a run in progress rolled back
     ├── StateError            (3)  the database needs a person before anything runs
     │   ├── DirtyError             a migration started and neither finished nor rolled back
@@ -14,12 +18,22 @@
     │   ├── MissingMigrationError  an applied migration's file is gone
     │   ├── DatabaseAheadError     the database has migrations newer than the code
     │   ├── SchemaVersionError     ferryman's own tables are newer than this ferryman
-    │   └── DamagedStateError      ferryman's own tables are missing, unreadable or disagree
+    │   ├── DamagedStateError      ferryman's own tables are missing, unreadable or disagree
+    │   ├── AfterCommitError       the migrations committed, then optimize or validate failed
+    │   ├── VerifyError            a backup failed verification (hash or content)
+    │   └── Busy                   something is already changing the database (HTTP 409)
+    ├── RestoreError          (3)  a restore could not be done; the live database untouched
+    ├── CoordinatedError (worst)   one or more services of a coordinated run failed
     └── BlockedError          (4)  the environment stopped it before anything changed
         ├── ConnectError           database unreachable, authentication or TLS refused
         ├── LockTimeout            another runner (or SQLite writer) held a lock too long
         ├── ReadOnlyDatabase       the database file or its folder cannot be written
-        └── DriverError            the database refused a statement of ferryman's own
+        ├── DriverError            the database refused a statement of ferryman's own
+        └── BackupError            the backup could not be made
+
+``exit_code`` is a class attribute, or a constructor field (``exit_code=``) for the
+errors whose code depends on what happened (Interrupted, CheckFailed, StartupError,
+CoordinatedError); it is never changed on an error after it was made.
 
 Driver exceptions never reach a caller: dialects translate them at the boundary
 (``raise ... from exc``) and the core adds what a person needs to act: the file,
@@ -34,6 +48,8 @@ __all__ = [
     "ChecksumError",
     "MissingMigrationError", "DatabaseAheadError", "SchemaVersionError", "DamagedStateError",
     "BlockedError", "ConnectError", "LockTimeout", "ReadOnlyDatabase", "DriverError",
+    "UnknownService", "CheckFailed", "StartupError", "AfterCommitError", "VerifyError",
+    "Busy", "RestoreError", "CoordinatedError", "BackupError", "after_commit",
 ]
 
 _SECRETS = set()
@@ -61,13 +77,18 @@ class FerrymanError(Exception):
     Attributes a person needs to act, each optional: ``file``, ``version``,
     ``statement`` (its text), ``line``, ``db_message`` (the database's own words),
     ``hint`` (the next command to run).
+
+    ``exit_code`` is the class's; ``exit_code=`` gives one error its own where the code
+    depends on what happened (a signal's number, a cause's code).
     """
 
     exit_code = 2
 
     def __init__(self, message, *, file=None, version=None, statement=None, line=None,
-                 db_message=None, sqlstate=None, hint=None):
+                 db_message=None, sqlstate=None, hint=None, exit_code=None):
         super().__init__(redact(message))
+        if exit_code is not None:
+            self.exit_code = exit_code
         self.message = redact(message)
         self.file = file
         self.version = version
@@ -138,6 +159,10 @@ class OutOfOrderError(InputError):
     """A pending migration's version is below the highest applied one."""
 
 
+class UnknownService(InputError):
+    """No service of that name in the configuration: the HTTP app answers 404."""
+
+
 class MigrationError(FerrymanError):
     """A migration failed; the database was brought back to where the run started.
 
@@ -161,9 +186,8 @@ class Interrupted(FerrymanError):
 
     def __init__(self, message, *, signal_name, exit_code, rolled_back=(), run_id=None,
                  **kwargs):
-        super().__init__(message, **kwargs)
+        super().__init__(message, exit_code=exit_code, **kwargs)
         self.signal_name = signal_name
-        self.exit_code = exit_code
         self.rolled_back = list(rolled_back)
         self.run_id = run_id
 
@@ -178,6 +202,38 @@ class RollbackError(MigrationError):
     """A migration failed and the run could not be rolled back: needs a person."""
 
     exit_code = 3
+
+
+class CheckFailed(MigrationError):
+    """A check phase (integrity, optimize, validate) found problems; ``problems`` lists
+    them. Inside the run (integrity, failure strategy stop) the run was rolled back: exit
+    code 1. After the run's commit (``after_commit=True``) the migrations stay, at
+    ``committed_version``: exit code 3, the database needs a look."""
+
+    def __init__(self, phase, problems, *, after_commit=False, committed_version=None,
+                 **kwargs):
+        self.phase = phase
+        self.problems = list(problems)
+        self.after_commit = after_commit
+        self.committed_version = committed_version
+        head = f"the {phase} phase failed"
+        if after_commit:
+            head = f"{_committed(committed_version)}; then {head}"
+            kwargs.setdefault("hint", _AFTER_COMMIT_HINT)
+        super().__init__(head + ":\n  - " + "\n  - ".join(self.problems),
+                         exit_code=3 if after_commit else None, **kwargs)
+
+
+class StartupError(MigrationError):
+    """Start-up could not bring the database to head; ``cause`` (the error that stopped
+    it) says why, with its facts and its exit code."""
+
+    def __init__(self, message, cause):
+        super().__init__(message, file=cause.file, version=cause.version,
+                         statement=cause.statement, line=cause.line,
+                         db_message=cause.db_message, sqlstate=cause.sqlstate,
+                         hint=cause.hint, exit_code=cause.exit_code)
+        self.cause = cause
 
 
 class DirtyError(StateError):
@@ -213,6 +269,52 @@ class DamagedStateError(StateError):
                          **kwargs)
 
 
+class AfterCommitError(StateError):
+    """The run's migrations committed, then a phase after the commit (optimize, validate)
+    failed: the database is at the new version and needs a look. Exit code 3, never 4,
+    which would say that nothing changed. ``cause`` is the phase's own error; this one
+    carries its facts (the statement, the database's message)."""
+
+    def __init__(self, cause, phase, committed_version):
+        super().__init__(f"{_committed(committed_version)}; then the {phase} phase failed: "
+                         f"{cause.message}", file=cause.file, version=cause.version,
+                         statement=cause.statement, line=cause.line,
+                         db_message=cause.db_message, sqlstate=cause.sqlstate,
+                         hint=cause.hint or _AFTER_COMMIT_HINT)
+        self.cause = cause
+        self.phase = phase
+        self.committed_version = committed_version
+
+
+class VerifyError(StateError):
+    """A backup failed verification: its hash or its content is wrong."""
+
+
+class Busy(StateError):
+    """Something is already changing the database (exit code 3: the app answers 409)."""
+
+
+class RestoreError(FerrymanError):
+    """The restore could not be done; the live database was not touched."""
+
+    exit_code = 3
+
+
+class CoordinatedError(FerrymanError):
+    """One or more services of a coordinated run failed; ``result`` (a CoordinatedResult)
+    says which and what happened to the rest. Its exit code is the worst of theirs."""
+
+    def __init__(self, result):
+        failed = [s for s in result.services if s["status"] == "failed"]
+        lines = [f"{s['name']}: {_first_line((s['error'] or {}).get('message'))}"
+                 for s in failed]
+        super().__init__(f"{len(failed)} of {len(result.services)} services failed "
+                         f"(failure policy {result.failure_policy}):\n  " + "\n  ".join(lines),
+                         hint=f"the report: {result.report_paths.get('html', 'not written')}",
+                         exit_code=result.exit_code)
+        self.result = result
+
+
 class BlockedError(FerrymanError):
     """The environment stopped the command before anything changed."""
 
@@ -245,3 +347,31 @@ class DriverError(BlockedError):
         self.lock_exhausted = lock_exhausted
         self.missing_table = missing_table
         self.connection_lost = connection_lost
+
+
+class BackupError(BlockedError):
+    """The backup could not be made; nothing was changed."""
+
+
+_AFTER_COMMIT_HINT = ("the migrations stay applied: `ferryman status` shows the database; "
+                      "the run's report says what failed")
+
+
+def after_commit(error, phase, committed_version):
+    """What ``error``, raised by ``phase`` after the run's commit, becomes: the same
+    facts, exit code 3, and a message saying at which version the migrations committed."""
+    if isinstance(error, AfterCommitError) or getattr(error, "after_commit", False):
+        return error
+    if isinstance(error, CheckFailed):
+        return CheckFailed(error.phase, error.problems, after_commit=True,
+                           committed_version=committed_version)
+    return AfterCommitError(error, phase, committed_version)
+
+
+def _committed(version):
+    where = "no version (nothing applied)" if version is None else f"version {version}"
+    return f"the migrations are committed: the database is at {where}"
+
+
+def _first_line(text):
+    return (text or "").splitlines()[0] if text else ""

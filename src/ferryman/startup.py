@@ -15,21 +15,11 @@ restored, so the application does not start: fail fast.
 
 import logging
 
-from .errors import FerrymanError, MigrationError
+from .errors import FerrymanError, MigrationError, StartupError
+
+__all__ = ["migrate_on_startup", "StartupError"]  # StartupError lives in errors.py
 
 log = logging.getLogger("ferryman")
-
-
-class StartupError(MigrationError):
-    """Start-up could not bring the database to head; ``cause`` says why."""
-
-    def __init__(self, message, cause):
-        super().__init__(message, file=cause.file, version=cause.version,
-                         statement=cause.statement, line=cause.line,
-                         db_message=cause.db_message, sqlstate=cause.sqlstate,
-                         hint=cause.hint)
-        self.cause = cause
-        self.exit_code = cause.exit_code
 
 
 def migrate_on_startup(database_url=None, migrations=None, *, config=None, logger=None,

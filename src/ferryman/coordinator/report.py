@@ -52,7 +52,8 @@ def _html(data, svg):
             f'{escape(s["status"])}</td><td>{escape(", ".join(s["depends_on"]) or "—")}</td>'
             f'<td>{escape(s["started_at"] or "")}</td><td>{escape(s["finished_at"] or "")}</td>'
             f'<td>{escape(_duration(s))}</td><td>{link}</td>'
-            f'<td class="error">{escape(message.splitlines()[0] if message else "")}</td></tr>')
+            f'<td class="error">{escape(message.splitlines()[0] if message else "")}'
+            f'{_traceback_html(s)}</td></tr>')
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
@@ -77,6 +78,14 @@ td, th {{ border: 1px solid #ccc; padding: .3rem .6rem; text-align: left; }}
 """
 
 
+def _traceback_html(service):
+    """A bug's traceback, folded under the service's error."""
+    trace = (service.get("error") or {}).get("traceback")
+    if not trace:
+        return ""
+    return f"<details><summary>traceback</summary><pre>{escape(trace)}</pre></details>"
+
+
 def _markdown(data):
     lines = [f"## ferryman coordinated run `{data['run_id']}`: {data['status']}", "",
              f"failure policy **{data['failure_policy']}**, up to {data['parallel']} at once",
@@ -85,4 +94,8 @@ def _markdown(data):
         message = ((s.get("error") or {}).get("message") or "").splitlines()
         lines.append(f"| {s['name']} | {s['status']} | {', '.join(s['depends_on']) or '—'} | "
                      f"{_duration(s)} | {(message[0] if message else '').replace('|', '&#124;')} |")
+    for s in data["services"]:
+        trace = (s.get("error") or {}).get("traceback")
+        if trace:
+            lines += ["", f"### {s['name']}: traceback", "", "```", trace.rstrip(), "```"]
     return "\n".join(lines) + "\n"

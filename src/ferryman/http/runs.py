@@ -11,13 +11,9 @@ import threading
 import traceback
 
 from ..coordinator.progress import RunProgress, current, set_current
-from ..errors import FerrymanError, StateError, redact
+from ..errors import Busy, FerrymanError, redact
 
 log = logging.getLogger("ferryman.http")
-
-
-class Busy(StateError):
-    """Something is already changing the database (exit code 3: the app answers 409)."""
 
 
 class Runs:

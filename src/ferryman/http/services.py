@@ -18,13 +18,9 @@ from ..coordinator.graph import Graph
 from ..coordinator.progress import current
 from ..core.history import History
 from ..dialects import connect
-from ..errors import DriverError, FerrymanError, InputError
+from ..errors import DriverError, FerrymanError, UnknownService
 from ..safety.backups import database_stem
 from .reads import DEFAULT_DEADLINE, ServiceReads
-
-
-class UnknownService(InputError):
-    """No service of that name: the HTTP app answers 404."""
 
 
 class Services:

@@ -9,17 +9,7 @@ or report and go on).
 import os
 import re
 
-from ..errors import BlockedError, FerrymanError, MigrationError
-
-
-class CheckFailed(MigrationError):
-    """A check phase found problems; ``problems`` lists them."""
-
-    def __init__(self, phase, problems, **kwargs):
-        self.phase = phase
-        self.problems = list(problems)
-        super().__init__(f"the {phase} phase failed:\n  - " + "\n  - ".join(self.problems),
-                         **kwargs)
+from ..errors import BlockedError, CheckFailed, FerrymanError
 
 
 # -- precheck -------------------------------------------------------------------------------

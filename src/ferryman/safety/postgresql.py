@@ -24,15 +24,9 @@ import subprocess
 import sys
 
 from ..dialects.postgresql import PostgreSQLDialect
-from ..errors import BlockedError, FerrymanError
+from ..errors import BlockedError, FerrymanError, RestoreError
 
 MAINTENANCE_DB = "postgres"
-
-
-class RestoreError(FerrymanError):
-    """The restore could not be done; the live database was not touched."""
-
-    exit_code = 3
 
 
 class PostgreSQLBackup:
