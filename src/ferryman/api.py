@@ -48,7 +48,7 @@ class Migrator:
             from .logfile import LogFile
 
             consumers.append(LogFile(settings.log_file))
-        self.engine = engine_for(settings, consumers)
+        self.engine = Engine(settings, consumers, safety=_run_safety)
 
     @property
     def settings(self) -> Settings:
@@ -179,6 +179,8 @@ class Migrator:
         if (strategy or s.strategy) == "coordinated" and s.services and not s.service:
             from .coordinator import coordinate
 
+            from .safety.backups import engine_for
+
             return coordinate(s, services=services, parallel=parallel or s.parallel,
                               failure_policy=failure_policy or s.failure_policy,
                               options=options, consumers=self.consumers,
@@ -249,12 +251,12 @@ class Migrator:
             db.close()
 
 
-def engine_for(settings, consumers=None):
-    """The engine of ``settings``' database, with the safety hooks of the configuration
-    (a backup before each run, the restore of a run that cannot be rolled back)."""
+def _run_safety(engine, backup=None):
+    """The configuration's safety hooks of a run (safety.backups.RunSafety), imported
+    when a run needs them: a status check never pays for the backup machinery."""
     from .safety.backups import RunSafety
 
-    return Engine(settings, consumers, safety=RunSafety.for_engine)
+    return RunSafety.for_engine(engine, backup)
 
 
 def _record(session, listing, command, version):

@@ -97,7 +97,7 @@ class Engine:
             acquire_lock(db, self.prefix, self.settings.lock_timeout, self.consumers)
             try:
                 db.ready_to_write(self.settings.lock_timeout)
-                history = History(db, self.prefix)
+                history = self.history(db)
                 yield Session(db, history, history.read_state(strict=strict))
             finally:
                 db.unlock(self.prefix)
@@ -117,20 +117,53 @@ class Engine:
                 raise SourceError(problems, hint="fix the files; nothing was changed")
         return listing
 
-    def read_state(self, strict=True):
-        """The state, read-only and without the lock: a look, not a run's plan."""
+    def history(self, db):
+        """The reader and writer of ferryman's tables on connection ``db``."""
+        return History(db, self.prefix)
+
+    def read_state(self, strict=True, db=None):
+        """The state, without the lock: a look, not a run's plan. On ``db``, else on a
+        read-only connection of its own."""
+        if db is not None:
+            return self.history(db).read_state(strict=strict)
         db = self.connect(readonly=True)
         try:
-            return History(db, self.prefix).read_state(strict=strict)
+            return self.history(db).read_state(strict=strict)
         finally:
             db.close()
+
+    def write_history(self, work, db=None):
+        """``work(history, state)`` in one transaction of the history writer, with the
+        state read just before, on ``db`` or else on a new read-write connection: what
+        a restored database is told about the restore (it predates it)."""
+        own = db is None
+        db = self.connect() if own else db
+        try:
+            history = self.history(db)
+            state = history.read_state()
+            return history.write(state, lambda h: work(h, state))
+        finally:
+            if own:
+                db.close()
+
+    def latest_run(self):
+        """The newest row of the runs table, or None where ferryman never ran."""
+        db = self.connect(readonly=True)
+        try:
+            history = self.history(db)
+            if "runs" not in history.present():
+                return None
+            rows = history.runs(limit=1)
+        finally:
+            db.close()
+        return rows[0] if rows else None
 
     def entries(self, limit=None, version=None):
         """History rows, newest first; [] where ferryman never ran. Lenient: the
         history is what a person reads to repair damaged tables."""
         db = self.connect(readonly=True)
         try:
-            history = History(db, self.prefix)
+            history = self.history(db)
             state = history.read_state(strict=False)
             if not state.tables:
                 return []
@@ -145,7 +178,7 @@ class Engine:
         read-only: what rollback reads to find the last run that changed migrations."""
         db = self.connect(readonly=True)
         try:
-            history = History(db, self.prefix)
+            history = self.history(db)
             state = history.read_state()
             if state.schema_version is None:
                 return state, [], {}

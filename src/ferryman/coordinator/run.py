@@ -24,6 +24,7 @@ from ..errors import CoordinatedError, FerrymanError, InputError, redact
 from ..events import Message, ServiceEvent, emit
 from ..pipeline.run import Pipeline
 from ..results import RunResult
+from ..safety.backups import engine_for
 from .graph import Graph
 from .progress import RunProgress, set_current
 
@@ -65,7 +66,7 @@ class Coordinator:
         self.policy = policy
         self.options = options
         self.consumers = list(consumers)
-        self.factory = factory or _engine
+        self.factory = factory or engine_for
         self.run_id = new_run_id()
         self.outcomes = {name: {"name": name, "status": "pending", "started_at": None,
                                 "finished_at": None, "depends_on": graph.depends_on[name],
@@ -230,15 +231,6 @@ class Coordinator:
         if failed:
             raise CoordinatedError(result)
         return result
-
-
-def _engine(settings):
-    """The default engine factory: the engine of a service's settings, with the safety
-    hooks of its configuration."""
-    from ..engine import Engine
-    from ..safety.backups import RunSafety
-
-    return Engine(settings, safety=RunSafety.for_engine)
 
 
 def _result(run_id, status, policy, parallel, outcomes, paths, code):

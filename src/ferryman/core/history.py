@@ -359,6 +359,12 @@ class History:
             out.append(entry)
         return out
 
+    def last_run_backups(self, state):
+        """The backups the last run depends on (kept by retention, whatever its age)."""
+        if state.schema_version is None:
+            return set()
+        return {r["backup_id"] for r in self.runs(limit=1) if r.get("backup_id")}
+
     def runs(self, limit=20):
         rows = self.db.query(self.sql(
             "SELECT id, command, started_at, finished_at, applied_by, ferryman_version, "

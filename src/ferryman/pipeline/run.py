@@ -23,7 +23,6 @@ import time
 from dataclasses import asdict, dataclass
 
 from .._version import __version__
-from ..core.history import History
 from ..core.plan import Checkpoint, check_state, plan_up
 from ..errors import FerrymanError, InputError, after_commit
 from ..events import (PhaseFinished, PhaseStarted, StepFailed, StepFinished, StepStarted,
@@ -185,7 +184,7 @@ class Pipeline:
         db = self.engine.connect(readonly=True)
         try:
             catalog = db.catalog(self.engine.prefix)
-            state = History(db, self.engine.prefix).read_state()
+            state = self.engine.read_state(db=db)
             check_state(listing, state)
             details = checks.precheck(db, catalog, self.settings,
                                       backup=self.backup and not self.dry_run)

@@ -255,28 +255,24 @@ class RunSafety:
         backup is taken (ferryman.engine registers this as its safety factory)."""
         s = engine.settings
         enabled = s.backup if backup is None else backup
-        return cls(Backups.for_settings(s) if enabled else None, prefix=s.table_prefix,
-                   restore_on_failure=s.restore_on_failure, consumers=engine.consumers,
-                   reopen=engine.connect)
+        return cls(engine, Backups.for_settings(s) if enabled else None,
+                   restore_on_failure=s.restore_on_failure)
 
-    def __init__(self, backups, *, prefix="ferryman_", restore_on_failure=None,
-                 consumers=(), reopen=None):
+    def __init__(self, engine, backups, *, restore_on_failure=None):
+        self.engine = engine
         self.backups = backups
-        self.prefix = prefix
         self.restore_on_failure = restore_on_failure
-        self.consumers = consumers
-        self.reopen = reopen  # () -> a new dialect connection, after a PostgreSQL swap
+        self.consumers = engine.consumers
         self.manifest = None
         self.data_version = None
 
     def before_run(self, db, state, steps, run):
-        from ..core.history import History
         from ..events import BackupCreated, emit
 
         if self.backups is None:
             return "disabled"
-        history = History(db, self.prefix)
-        protect = {r["backup_id"] for r in _last_runs(history, state)}
+        history = self.engine.history(db)
+        protect = history.last_run_backups(state)
         started = time.monotonic()
         self.manifest = self.backups.create(
             f"before {run.command} (run {run.id})", migration_version=state.current_version,
@@ -324,31 +320,33 @@ class RunSafety:
                 f"{run.from_version if run.from_version is not None else 'none'}")
 
     def _record(self, db, run, error):
-        """Write the failed run into the restored database (which predates it)."""
-        from ..core.history import Entry, History
+        """Write the failed run into the restored database (which predates it): on
+        ``db`` where the restore was in place, else on a new connection."""
+        from ..core.history import Entry
         from ..core.runner import now
 
-        target = db if self.backups.provider.restores_in_place else self.reopen()
-        try:
-            history = History(target, self.prefix)
-            state = history.read_state()
+        def write(history, state):
             run.finished_at = now()
             run.to_version = state.current_version
-            entries = []
             migration = getattr(error, "migration", None)
             if migration is not None:
-                entries.append(Entry(run.id, migration, "up", run.started_at, run.finished_at,
-                                     outcome="failed", error=error.details()))
+                history.record([Entry(run.id, migration, "up", run.started_at,
+                                      run.finished_at, outcome="failed",
+                                      error=error.details())])
+            history.finish_run(run, "restored", error.message, exists=False)
+            history.record_backup(self.manifest)
 
-            def write(h):
-                h.record(entries)
-                h.finish_run(run, "restored", error.message, exists=False)
-                h.record_backup(self.manifest)
+        self.engine.write_history(
+            write, db if self.backups.provider.restores_in_place else None)
 
-            history.write(state, write)
-        finally:
-            if target is not db:
-                target.close()
+
+def engine_for(settings, consumers=None):
+    """The engine of ``settings``' database with the configuration's safety hooks: a
+    backup before each run, the restore of a run that cannot be rolled back. The
+    factory the API and the coordinator make their engines with."""
+    from ..engine import Engine
+
+    return Engine(settings, consumers, safety=RunSafety.for_engine)
 
 
 def take_backup(engine, reason="manual"):
@@ -362,18 +360,11 @@ def take_backup(engine, reason="manual"):
         state = session.state
         manifest = backups.create(reason, migration_version=state.current_version,
                                   dirty=bool(state.dirty),
-                                  protect={r["backup_id"] for r in
-                                           _last_runs(session.history, state)})
+                                  protect=session.history.last_run_backups(state))
         session.history.write(state, lambda h: h.record_backup(manifest))
     emit(engine.consumers, BackupCreated(manifest["id"], manifest["path"], manifest["size"],
                                          round((time.monotonic() - started) * 1000, 1)))
     return manifest
-
-
-def _last_runs(history, state):
-    if state.schema_version is None:
-        return []
-    return [r for r in history.runs(limit=1) if r.get("backup_id")]
 
 
 def _schema_version():

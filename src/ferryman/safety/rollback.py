@@ -8,7 +8,6 @@ what was written after it, and so asks first.
 
 import time
 
-from ..core.history import History
 from ..core.plan import Step
 from ..core.runner import Run, now
 from ..errors import InputError, StateError
@@ -113,7 +112,7 @@ def restore_backup(engine, backup_id, *, yes=False, confirm=None, reason=None):
         emit(engine.consumers, BackupRestored(manifest["id"],
                                               round((time.monotonic() - started) * 1000, 1)))
         run = Run("restore", state.current_version, backup_id=safety.result()["id"])
-        _record_restore(engine, db, run, manifest, safety.result(), reason)
+        _record_restore(engine, backups, db, run, manifest, safety.result(), reason)
     return manifest
 
 
@@ -144,26 +143,18 @@ class _Background:
         return self._value
 
 
-def _record_restore(engine, db, run, manifest, safety, reason):
-    """The restored database predates the restore: tell its history what happened.
-    SQLite restores into the open connection's file; PostgreSQL swaps databases, so
-    a new connection reads the restored one."""
-    target = db if db.name == "sqlite" else engine.connect()
-    try:
-        history = History(target, engine.prefix)
-        state = history.read_state()
+def _record_restore(engine, backups, db, run, manifest, safety, reason):
+    """The restored database predates the restore: tell its history what happened, on
+    ``db`` where the restore was in place (SQLite), else on a new connection to the
+    database swapped in (PostgreSQL)."""
+    def write(history, state):
         known = {b["id"] for b in history.backups()} if state.schema_version else set()
         run.finished_at = now()
         run.to_version = state.current_version
+        history.finish_run(run, "ok", reason or f"restored backup {manifest['id']}",
+                           exists=False)
+        for backup in (manifest, safety):
+            if backup["id"] not in known:
+                history.record_backup(backup)
 
-        def write(h):
-            h.finish_run(run, "ok", reason or f"restored backup {manifest['id']}",
-                         exists=False)
-            for backup in (manifest, safety):
-                if backup["id"] not in known:
-                    h.record_backup(backup)
-
-        history.write(state, write)
-    finally:
-        if target is not db:
-            target.close()
+    engine.write_history(write, db if backups.provider.restores_in_place else None)
