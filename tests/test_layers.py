@@ -74,9 +74,6 @@ LEAVES = ("ferryman._version", "ferryman.text", "ferryman.phases")
 
 # Today's exceptions, each a strict xfail below: when one is fixed its xfail passes,
 # which fails the run, and the line here goes.
-KNOWN_VIOLATIONS = {}  # "A imports B": why it is still there
-KNOWN_CYCLES = {}  # frozenset of the modules of a cycle: why it is still there
-KNOWN_REACHING = {}  # module that still reaches into others' private names: why
 
 # Underscored names that are public APIs of the standard library or of click.
 PUBLIC_UNDERSCORED = {
@@ -297,14 +294,7 @@ def test_the_layer_check_sees_an_upward_import():
 @pytest.mark.parametrize("layer", list(LAYERS))
 def test_each_layer_imports_only_the_layers_below_it(layer):
     found = {v for v in violations() if layer_of(v.split()[0]) == layer}
-    assert sorted(found - set(KNOWN_VIOLATIONS)) == []
-
-
-@pytest.mark.parametrize("violation", [
-    pytest.param(v, marks=pytest.mark.xfail(strict=True, reason=why))
-    for v, why in KNOWN_VIOLATIONS.items()])
-def test_known_upward_import_is_gone(violation):
-    assert violation not in violations()
+    assert sorted(found) == []
 
 
 def test_the_leaves_import_nothing_of_ferryman():
@@ -319,15 +309,7 @@ def test_the_cycle_finder_finds_cycles():
 
 
 def test_no_import_cycles():
-    found = [sorted(c) for c in cycles(import_graph()) if c not in KNOWN_CYCLES]
-    assert found == []
-
-
-@pytest.mark.parametrize("cycle", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=why),
-                 id=" ".join(sorted(c))) for c, why in KNOWN_CYCLES.items()])
-def test_known_cycle_is_gone(cycle):
-    assert all(not (cycle & found) for found in cycles(import_graph()))
+    assert [sorted(c) for c in cycles(import_graph())] == []
 
 
 # -- no reaching into another's private names -----------------------------------------
@@ -349,101 +331,4 @@ def test_the_private_name_scan_sees_what_it_forbids():
 
 
 def test_no_module_reaches_into_anothers_private_names():
-    """Except those listed in KNOWN_REACHING, which an xfail below shows."""
-    found = [line for line in private_reaches()
-             if line.split(":")[0] not in KNOWN_REACHING]
-    assert found == []
-
-
-@pytest.mark.skipif(not KNOWN_REACHING, reason="no module reaches into private names")
-@pytest.mark.xfail(strict=True, reason="; ".join(KNOWN_REACHING.values()) or "none")
-def test_nothing_reaches_into_private_names_at_all():
-    found = private_reaches()
-    print("\n".join(found))
-    assert found == []
-
-
-# -- the start-up path stays light ----------------------------------------------------
-# Top-level packages that `import ferryman` and `ferryman status` must not load.
-HEAVY = ("click", "dataclasses", "typing", "logging", "pathlib", "asyncio", "psycopg",
-         "starlette", "rich", "sqlalchemy")
-SITE = {"with site": True, "without site": False}
-
-
-def fresh_modules(code, site):
-    """sys.modules after ``code`` in a new interpreter. Without ``site`` it runs with
-    -S and the package and its dependencies on PYTHONPATH: no .pth file preloads
-    anything, so only what ``code`` itself imports is there."""
-    env = dict(os.environ)
-    flags = []
-    if not site:
-        flags = ["-S"]
-        env["PYTHONPATH"] = os.pathsep.join([SRC_DIR, sysconfig.get_paths()["purelib"]])
-    script = f"{code}\nimport sys\nprint('loaded:', *sorted(sys.modules))"
-    done = subprocess.run([sys.executable, *flags, "-c", script], capture_output=True,
-                          text=True, env=env, check=False)
-    assert done.returncode == 0, done.stderr
-    return set(done.stdout.strip().splitlines()[-1].split()[1:])
-
-
-@functools.cache
-def bare(site):
-    """What an interpreter started the same way loads before running anything."""
-    return frozenset(fresh_modules("pass", site))
-
-
-def loaded_by(code, site):
-    """The modules that ``code`` loads beyond what a bare interpreter had loaded."""
-    return fresh_modules(code, site) - bare(site)
-
-
-def heavy(found):
-    """The heavy packages among ``found``, by their top-level names."""
-    return sorted({m.split(".")[0] for m in found} & set(HEAVY))
-
-
-@pytest.mark.parametrize("site", SITE.values(), ids=SITE)
-def test_import_ferryman_stays_light(site):
-    found = loaded_by("import ferryman", site)
-    assert heavy(found) == []
-    # its names come on first use: only the bottom layer is loaded
-    assert {layer_of(m) for m in found if m.startswith("ferryman")} <= {"base", "entry"}
-
-
-@pytest.mark.parametrize("site", SITE.values(), ids=SITE)
-def test_the_status_modules_stay_light(site):
-    assert heavy(loaded_by("import ferryman.cli.fast, ferryman.config, ferryman.readonly, "
-                           "ferryman.dialects.sqlite", site)) == []
-
-
-@pytest.mark.parametrize("site", SITE.values(), ids=SITE)
-@pytest.mark.parametrize("with_config", [False, True])
-def test_running_ferryman_status_stays_light(tmp_path, with_config, site):
-    (tmp_path / "migrations").mkdir()
-    (tmp_path / "migrations" / "1_a.up.sql").write_text("CREATE TABLE a (id INTEGER);")
-    args = ["status", "--json"]
-    if with_config:
-        (tmp_path / "ferryman.toml").write_text(
-            'migrations = "migrations"\n[database]\nurl = "sqlite:///app.db"\n')
-        args += ["--config", str(tmp_path / "ferryman.toml")]
-    else:
-        args += ["--database-url", f"sqlite:///{tmp_path / 'app.db'}",
-                 "--migrations", str(tmp_path / "migrations")]
-    code = ("import io, contextlib\nfrom ferryman.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-            f"    code = main({args!r})\n"
-            "assert code == 0 and '\"pending_count\": 1' in out.getvalue(), out.getvalue()")
-    # With a file, the standard library's tomllib brings typing in (tomllib/_parser.py
-    # imports it); ferryman itself adds none of them.
-    allowed = {"typing"} if with_config else set()
-    assert set(heavy(loaded_by(code, site))) <= allowed
-    assert not (tmp_path / "app.db").exists()
-
-
-@pytest.mark.parametrize("site", SITE.values(), ids=SITE)
-def test_the_click_face_is_loaded_only_for_help(site):
-    """The checks above can fail: --help does go through click."""
-    code = ("import io, contextlib\nfrom ferryman.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
-            "    main(['status', '--help'])")
-    assert "click" in heavy(loaded_by(code, site))
+    assert private_reaches() == []

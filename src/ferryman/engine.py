@@ -15,7 +15,6 @@ that does not exist is not created, and no lock file either.
 Above the core and the dialects; below safety, pipeline, coordinator and the faces.
 """
 
-import os
 import time
 from contextlib import contextmanager
 
@@ -81,10 +80,6 @@ class Engine:
         return connect(s.url, timeout=s.connect_timeout, password=s.password,
                        statement_timeout=s.statement_timeout,
                        table_lock_timeout=s.table_lock_timeout)
-
-    def _missing_file(self):
-        url = self.url
-        return url.dialect == "sqlite" and not url.is_memory and not os.path.exists(url.path)
 
     @contextmanager
     def session(self, strict=True):
@@ -192,9 +187,17 @@ class Engine:
         for the next call (``close()`` closes it)."""
         return self._status_reader().read(raw=raw)
 
-    def lock_held(self):
-        """Whether a runner, in any process on any host, holds the migration lock."""
-        return self._status_reader().lock_held()
+    def lock_held(self, keep=True):
+        """Whether a runner, in any process on any host, holds the migration lock;
+        asked without taking it. ``keep``: through the status reader's kept
+        connection, else through one opened and closed for this question."""
+        if keep:
+            return self._status_reader().lock_held()
+        db = self.connect(readonly=True)
+        try:
+            return db.lock_held(self.prefix)
+        finally:
+            db.close()
 
     def _status_reader(self):
         if self._reader is None:
@@ -244,7 +247,7 @@ class Engine:
                 time.sleep(delay)
 
     def _run_once(self, command, planner, listing, safety, options, timeout):
-        if self._missing_file():
+        if not self.dialect.exists(self.url):
             # No database yet: nothing is applied. Only a run with something to do
             # creates the file (and its lock file).
             from .core.history import State

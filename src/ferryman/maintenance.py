@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from .errors import DriverError, InputError
+from .text import ms_since
 
 TASKS = ("analyze", "vacuum", "reindex", "refresh", "purge")
 DEFAULT_BATCH_SIZE = 1000
@@ -146,7 +147,7 @@ def maintain(db, task, *, tables=None, purge=None, dry_run=False):
 def _timed(db, sql):
     start = time.monotonic()
     db.execute(sql)
-    return StatementRun(sql, _ms_since(start))
+    return StatementRun(sql, ms_since(start))
 
 
 def _purge(db, request, dry_run):
@@ -161,7 +162,7 @@ def _purge(db, request, dry_run):
                                  rows=count),), rows=count, batches=0, **facts)
     start = time.monotonic()
     deleted, batches = _purge_batches(db, target, cutoff, request.batch_size)
-    run = StatementRun(target["delete"], _ms_since(start), deleted)
+    run = StatementRun(target["delete"], ms_since(start), deleted)
     return MaintenanceResult("purge", db.describe(), (run,), rows=deleted, batches=batches,
                              **facts)
 
@@ -199,17 +200,11 @@ def _one_batch(db, target, cutoff, size):
 
 
 def _finished(result, start, dry_run):
-    return replace(result, duration_ms=_ms_since(start), dry_run=bool(dry_run))
+    return replace(result, duration_ms=ms_since(start), dry_run=bool(dry_run))
 
 
 def _notes(*notes):
     return tuple(n for n in notes if n)
-
-
-def _ms_since(start):
-    from .text import ms_since
-
-    return ms_since(start)
 
 
 # -- inspect -----------------------------------------------------------------------------

@@ -8,12 +8,10 @@ checksums, as ``up`` would (the pending ones are not read). It never writes, not
 ferryman's own tables, and a SQLite file that does not exist is not created.
 """
 
-import os
-
 from .core.history import History
 from .core.plan import changed_repeatables
 from .core.source import scan
-from .dialects import connect
+from .dialects import connect, dialect_class
 
 
 def read_state(url, *, prefix="ferryman_", timeout=10.0, password=None):
@@ -105,11 +103,11 @@ class StatusReader:
     def _connection(self):
         # A read-only open of a SQLite file that does not exist reads an empty in-memory
         # database (the file is not created); once the file appears, open it for real.
-        if self.db is not None and self.placeholder and os.path.exists(self.url.path):
+        exists = dialect_class(self.url.dialect).exists
+        if self.db is not None and self.placeholder and exists(self.url):
             self.close()
         if self.db is None:
-            self.placeholder = (self.url.dialect == "sqlite" and not self.url.is_memory
-                                and not os.path.exists(self.url.path))
+            self.placeholder = not exists(self.url)
             self.db = connect(self.url, readonly=True, timeout=self.timeout,
                               password=self.password, statement_timeout=self.statement_timeout)
         return self.db

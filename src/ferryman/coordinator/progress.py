@@ -5,6 +5,7 @@ and migration."""
 import threading
 
 from ..events import PhaseStarted, RunStarted, StepFailed, StepFinished, StepStarted
+from ..text import now_iso
 
 _lock = threading.Lock()
 _current = None
@@ -48,7 +49,7 @@ class RunProgress:
     def __init__(self, run_id, strategy, totals):
         self.run_id = run_id
         self.strategy = strategy
-        self.started_at = _now()
+        self.started_at = now_iso()
         self.finished_at = None
         self.services = {name: ServiceProgress(name, total) for name, total in totals.items()}
         self._lock = threading.Lock()
@@ -83,16 +84,16 @@ class RunProgress:
             entry = self.services[name]
             entry.status = status
             if status == "running":
-                entry.started_at = _now()
+                entry.started_at = now_iso()
             elif status in ("ok", "failed", "skipped", "rolled_back"):
-                entry.finished_at = _now()
+                entry.finished_at = now_iso()
                 entry.migration = None
             if error:
                 entry.error = error
 
     def finish(self):
         with self._lock:
-            self.finished_at = _now()
+            self.finished_at = now_iso()
 
     def snapshot(self):
         with self._lock:
@@ -110,9 +111,3 @@ def _percent(done, total, status):
     if total:
         return round(100.0 * min(done, total) / total, 1)
     return 100.0 if status in ("ok", "skipped") else 0.0
-
-
-def _now():
-    from ..text import now_iso
-
-    return now_iso()

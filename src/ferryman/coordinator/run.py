@@ -24,6 +24,7 @@ from ..errors import CoordinatedError, FerrymanError, InputError, redact
 from ..events import Message, ServiceEvent, emit
 from ..pipeline.run import Pipeline
 from ..results import RunResult
+from ..text import now_iso
 from ..safety.backups import engine_for
 from .graph import Graph
 from .progress import RunProgress, set_current
@@ -148,17 +149,15 @@ class Coordinator:
         return "skipped: the run stopped after a failure (failure policy stop)"
 
     def _migrate(self, name):
-        from ..core.runner import now
-
         engine = self.engines[name]
-        self._set(name, started_at=_iso(now()))
+        self._set(name, started_at=now_iso())
         self.progress.mark(name, "running")
         engine.consumers.append(self.progress.consumer(name))
         try:
             result = Pipeline(engine, "unified", self.options).run()
         except FerrymanError as exc:
             partial = getattr(exc, "result", None)
-            self._set(name, status="failed", finished_at=_iso(now()),
+            self._set(name, status="failed", finished_at=now_iso(),
                       error=_error(exc), exit_code=exc.exit_code,
                       report=partial.report if partial is not None else None)
             self.progress.mark(name, "failed", exc.message.splitlines()[0])
@@ -166,11 +165,11 @@ class Coordinator:
                                          f"{exc.message.splitlines()[0]}"))
             return
         except Exception as exc:  # a bug of ferryman's must not hang the other services
-            self._internal_error(name, engine, exc, _iso(now()))
+            self._internal_error(name, engine, exc, now_iso())
             return
         finally:
             engine.close()  # a status connection the run kept: the service is done
-        self._set(name, status="ok", finished_at=_iso(now()), run_id=result.run_id,
+        self._set(name, status="ok", finished_at=now_iso(), run_id=result.run_id,
                   report=result.report, report_paths=result.report_paths)
         self.progress.mark(name, "ok")
 
@@ -243,9 +242,3 @@ def _error(exc):
     return {"message": exc.message, "file": exc.file, "version": exc.version,
             "statement": exc.statement, "db_message": exc.db_message, "hint": exc.hint,
             "exit_code": exc.exit_code}
-
-
-def _iso(moment):
-    from ..text import iso
-
-    return iso(moment)

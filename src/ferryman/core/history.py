@@ -15,6 +15,7 @@ a newer schema than it knows refuses to write.
 """
 
 from ..errors import DamagedStateError, SchemaVersionError
+from ..text import iso, ms
 
 SCHEMA_VERSION = 2
 
@@ -549,20 +550,10 @@ class Entry:
         self.direction = direction
         self.started_at = started_at
         self.finished_at = finished_at
-        self.duration_ms = round((finished_at - started_at).total_seconds() * 1000, 3)
+        self.duration_ms = ms((finished_at - started_at).total_seconds())
         self.outcome = outcome
         self.error = error
         self.body = body  # a repeatable's text, as it now stands in the database
-
-
-def iso(value):
-    """A timestamp as ISO 8601 UTC text with milliseconds, whatever the driver returned."""
-    if value is None or isinstance(value, str):
-        return value
-    from datetime import timezone
-
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
 
 
 _who = None

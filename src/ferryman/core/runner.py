@@ -40,6 +40,7 @@ from ..events import (ChunkCommitted, ChunkSplit, LockAcquired, LockWaiting, Mes
                       StepStarted, emit)
 from .history import Entry, History
 from ..results import RunResult, StepInfo
+from ..text import iso, ms_since
 from .plan import Checkpoint, check_state
 
 BUDGET_EVERY = 50  # steps between two looks at the lock table
@@ -471,7 +472,7 @@ class Runner:
         dirty = {
             "version": m.version, "name": m.name, "phase": m.phase, "file": script.path,
             "direction": step.direction, "run_id": self.current.id,
-            "since": now().isoformat(timespec="seconds"), "statement_index": 0,
+            "since": iso(now(), "seconds"), "statement_index": 0,
             "statements": len(compiled.statements) or None,
             "previous_version": self._previous_version(step),
             "reason": f"a no-transaction migration ({self._autocommit_reason(compiled)}) "
@@ -714,7 +715,7 @@ class Runner:
         dirty = {
             "version": m.version, "name": m.name, "phase": m.phase,
             "file": failure.error.file, "direction": step.direction, "run_id": self.current.id,
-            "since": now().isoformat(timespec="seconds"),
+            "since": iso(now(), "seconds"),
             "previous_version": self._previous_version(step),
             "reason": f"{step.label} ended ferryman's transaction itself: what it did is "
                       "partly or wholly committed" + (
@@ -799,7 +800,7 @@ class Runner:
         dirty = {
             "version": max(self.applied) if self.applied else None,
             "name": f"run {self.current.id}", "run_id": self.current.id,
-            "since": now().isoformat(timespec="seconds"),
+            "since": iso(now(), "seconds"),
             "reason": f"a failed run could not be rolled back ({why}); migrations "
                       f"{', '.join(map(str, remaining))} of it remain applied",
             "error": error.db_message or error.message, "statement": error.statement,
@@ -890,5 +891,4 @@ def _label(version):
     return "none (nothing applied)" if version is None else str(version)
 
 
-def _ms(started):
-    return round((time.monotonic() - started) * 1000, 3)
+_ms = ms_since

@@ -79,6 +79,14 @@ class Dialect:
         ``password`` serves when the URL has none. ConnectError when refused."""
         raise NotImplementedError
 
+    @classmethod
+    def exists(cls, url):
+        """Whether the database at ``url`` exists, asked without creating it or
+        connecting: False for a SQLite file not made yet, which the core then reads as
+        an empty database (a status or a no-op run creates nothing). Default True: a
+        server's database is created by its owner, not by ferryman."""
+        return True
+
     # -- statements -------------------------------------------------------------------
     def execute(self, sql, params=None):
         """Run one statement, with ``params`` in the driver's paramstyle; DriverError

@@ -48,6 +48,10 @@ class SQLiteDialect(Dialect):
         return 1 if self._deadline is not None and time.monotonic() > self._deadline else 0
 
     @classmethod
+    def exists(cls, url):
+        return url.is_memory or os.path.exists(url.path)
+
+    @classmethod
     def open(cls, url, *, readonly=False, timeout=10.0, password=None, statement_timeout=None,
              table_lock_timeout=None):
         path = url.path

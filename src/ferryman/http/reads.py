@@ -130,7 +130,7 @@ class ServiceReads:
                 f"the status of {self.name} could not be read: {reason}, and it was "
                 "never read before", hint="try again; a migration holding the database's "
                 "lock ends with its commit")
-        now_wall, now = time.time(), time.monotonic()
+        now_wall = time.time()
         stale = reason is not None or not flight.done()
         if not stale or held is None or held[1] < last.at_monotonic:
             held = (last.lock_held, last.at_monotonic)

@@ -16,9 +16,7 @@ from datetime import datetime
 
 from ..coordinator.graph import Graph
 from ..coordinator.progress import current
-from ..core.history import History
-from ..dialects import connect
-from ..errors import DriverError, FerrymanError, UnknownService
+from ..errors import FerrymanError, UnknownService
 from ..safety.backups import database_stem
 from .reads import DEFAULT_DEADLINE, ServiceReads
 
@@ -129,27 +127,13 @@ class Services:
                 "progress": service_progress(name)}
 
     def lock_held(self, name):
-        """Whether a runner of any process holds the service's migration lock now."""
-        settings = self.settings_for(name)
-        db = _open(settings)
-        try:
-            return db.lock_held(settings.table_prefix)
-        finally:
-            db.close()
+        """Whether a runner of any process holds the service's migration lock now
+        (asked on a connection of its own, closed at once)."""
+        return self.migrator(name).engine.lock_held(keep=False)
 
     def latest_run(self, name):
         """The newest row of the service's runs table, or None when ferryman never ran."""
-        settings = self.settings_for(name)
-        db = _open(settings)
-        try:
-            rows = History(db, settings.table_prefix).runs(limit=1)
-        except DriverError as exc:
-            if exc.missing_table:
-                return None
-            raise
-        finally:
-            db.close()
-        return rows[0] if rows else None
+        return self.migrator(name).engine.latest_run()
 
     def readiness(self, statuses):
         """(ready, reasons) of ``statuses`` (from statuses()): every service reachable
@@ -202,11 +186,6 @@ def error_body(exc):
     """What a FerrymanError may show over HTTP: its (redacted) words, nothing more."""
     return {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint,
             "exit_code": exc.exit_code}
-
-
-def _open(settings):
-    return connect(settings.url, readonly=True, timeout=settings.connect_timeout,
-                   password=settings.password)
 
 
 def _redacted_url(settings):

@@ -28,6 +28,7 @@ from ..errors import FerrymanError, InputError, after_commit
 from ..events import (PhaseFinished, PhaseStarted, StepFailed, StepFinished, StepStarted,
                       emit)
 from ..results import RunResult, StepInfo
+from ..text import ms, now_iso
 from . import MIGRATION_PHASES, STRATEGIES, checks
 
 
@@ -109,7 +110,7 @@ class Pipeline:
     # -- the whole run ----------------------------------------------------------------
     def run(self):
         self.t0 = time.monotonic()
-        self.started_at = _now()
+        self.started_at = now_iso()
         status = "ok"
         try:
             if self.rollback_mode:
@@ -145,7 +146,7 @@ class Pipeline:
         phase = self.phases[name]
         phase.status = "running"
         phase.started = time.monotonic()
-        phase.started_at = _now()
+        phase.started_at = now_iso()
         self.current = phase
         emit(self.consumers, PhaseStarted(name, self.names.index(name) + 1, len(self.names)))
         return phase
@@ -153,16 +154,16 @@ class Pipeline:
     def _finish_phase(self, name, status, details=None, messages=()):
         phase = self.phases[name]
         if phase.started is None:
-            phase.started, phase.started_at = time.monotonic(), _now()
+            phase.started, phase.started_at = time.monotonic(), now_iso()
         phase.status = status
         phase.finished = time.monotonic()
-        phase.finished_at = _now()
+        phase.finished_at = now_iso()
         phase.details.update(details or {})
         phase.messages.extend(messages)
         if self.current is phase:
             self.current = None
         summary = "; ".join(phase.messages[:2]) or _summary(phase.details)
-        emit(self.consumers, PhaseFinished(name, status, _ms(phase.finished - phase.started),
+        emit(self.consumers, PhaseFinished(name, status, ms(phase.finished - phase.started),
                                            summary))
 
     def _close_current(self, status, message=None):
@@ -346,7 +347,7 @@ class Pipeline:
         if isinstance(event, StepStarted):
             self.migrations.append({"version": event.version, "name": event.name,
                                     "phase": event.phase, "direction": event.direction,
-                                    "offset_ms": _ms(time.monotonic() - self.t0),
+                                    "offset_ms": ms(time.monotonic() - self.t0),
                                     "duration_ms": None, "status": "running"})
         elif isinstance(event, (StepFinished, StepFailed)) and self.migrations:
             record = self.migrations[-1]
@@ -354,7 +355,7 @@ class Pipeline:
                 record.update(duration_ms=event.duration_ms, status="ok")
             else:
                 record.update(status="failed",
-                              duration_ms=_ms(time.monotonic() - self.t0) - record["offset_ms"])
+                              duration_ms=ms(time.monotonic() - self.t0) - record["offset_ms"])
 
     def _finish(self, status):
         from ..safety.backups import database_stem
@@ -393,8 +394,8 @@ class Pipeline:
         finished = time.monotonic()
         phases = []
         for phase in self.phases.values():
-            offset = _ms(phase.started - self.t0) if phase.started else None
-            duration = (_ms(phase.finished - phase.started)
+            offset = ms(phase.started - self.t0) if phase.started else None
+            duration = (ms(phase.finished - phase.started)
                         if phase.started and phase.finished else None)
             phases.append({"name": phase.name,
                            "status": phase.status if phase.status != "running" else "failed",
@@ -409,7 +410,7 @@ class Pipeline:
             "ferryman_version": __version__, "run_id": self.run_id, "strategy": self.strategy,
             "status": status, "database": self.engine.url.redacted(),
             "dialect": self.engine.url.dialect, "started_at": self.started_at,
-            "finished_at": _now(), "duration_ms": _ms(finished - self.t0),
+            "finished_at": now_iso(), "duration_ms": ms(finished - self.t0),
             "from_version": self.from_version, "to_version": self.to_version,
             "options": {"dry_run": self.dry_run, "skip_optimizations": self.skip_optimization,
                         "concurrent_indexes": self.concurrent_indexes, "timeout": self.timeout,
@@ -514,16 +515,6 @@ def _summary(details):
     parts = [f"{k}={v}" for k, v in details.items() if isinstance(v, (int, str)) and k not in
              ("path", "sha256")]
     return ", ".join(parts[:3])
-
-
-def _ms(seconds):
-    return round(seconds * 1000, 3)
-
-
-def _now():
-    from ..core.runner import now
-
-    return now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _stamp():

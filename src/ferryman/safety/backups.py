@@ -13,6 +13,8 @@ import time
 
 from .._version import __version__
 from ..errors import BackupError, FerrymanError, VerifyError
+from ..text import ms_since, now_iso
+from ..text import size as byte_size
 from .store import (Store, fsync_dir, fsync_file, new_backup_id, remove_quietly,
                     sha256_file)
 
@@ -105,7 +107,7 @@ class Backups:
                               + (f" ({cause})" if cause else ""), hint=_BACKUP_HINT) from exc
         manifest = {
             "id": backup_id, "file": os.path.basename(final), "path": final,
-            "created_at": _now_iso(),
+            "created_at": now_iso(),
             "size": size, "sha256": digest, "database": self.url.redacted(),
             "dialect": self.url.dialect, "server_version": self.provider.server_version(),
             "migration_version": migration_version, "dirty": bool(dirty), "reason": reason,
@@ -131,7 +133,7 @@ class Backups:
             written = 0
         soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
         if soft != resource.RLIM_INFINITY and written >= soft - 65536:
-            return f"the file size limit of this process (ulimit -f) of {_size(soft)} was reached"
+            return f"the file size limit of this process (ulimit -f) of {byte_size(soft)} was reached"
         if self.store.free_bytes() < 1 << 20:
             return f"no space left on the disk of {self.folder}"
         return None
@@ -152,8 +154,8 @@ class Backups:
         free = self.store.free_bytes()
         if free < needed:
             raise BackupError(
-                f"not enough free disk for the backup in {self.folder}: {_size(free)} free, "
-                f"about {_size(needed)} needed", hint="free some space, point backup_dir "
+                f"not enough free disk for the backup in {self.folder}: {byte_size(free)} free, "
+                f"about {byte_size(needed)} needed", hint="free some space, point backup_dir "
                 "elsewhere, or pass --no-backup")
 
     # -- list, verify -------------------------------------------------------------------
@@ -218,24 +220,12 @@ def _remove_partial(path):
         remove_quietly(path + suffix)
 
 
-def _now_iso():
-    from ..text import now_iso
-
-    return now_iso()
-
-
 def _describe(exc):
     if isinstance(exc, OSError) and exc.strerror:
         name = {27: "file too large (a file size limit?)", 28: "no space left on device"}.get(
             exc.errno)
         return f"{name or exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
     return str(exc) or type(exc).__name__
-
-
-def _size(count):
-    from ..text import size
-
-    return size(count)
 
 
 class RunSafety:
@@ -286,7 +276,7 @@ class RunSafety:
         self.data_version = db.data_version()
         emit(self.consumers, BackupCreated(self.manifest["id"], self.manifest["path"],
                                            self.manifest["size"],
-                                           round((time.monotonic() - started) * 1000, 1)))
+                                           ms_since(started, 1)))
         return self.manifest["id"]
 
     def allowed(self, db):
@@ -313,7 +303,7 @@ class RunSafety:
         started = time.monotonic()
         self.backups.restore(self.manifest["id"], release=db.close)
         emit(self.consumers, BackupRestored(self.manifest["id"],
-                                            round((time.monotonic() - started) * 1000, 1)))
+                                            ms_since(started, 1)))
         self._record(db, run, error)
         return (f"restored the backup taken before the run ({self.manifest['id']}); the "
                 f"database is where it started, at version "
@@ -363,7 +353,7 @@ def take_backup(engine, reason="manual"):
                                   protect=session.history.last_run_backups(state))
         session.history.write(state, lambda h: h.record_backup(manifest))
     emit(engine.consumers, BackupCreated(manifest["id"], manifest["path"], manifest["size"],
-                                         round((time.monotonic() - started) * 1000, 1)))
+                                         ms_since(started, 1)))
     return manifest
 
 

@@ -13,6 +13,7 @@ from ..core.runner import Run, now
 from ..errors import InputError, StateError
 from ..events import BackupRestored, emit
 from ..results import RunResult
+from ..text import ms_since
 from .backups import Backups
 
 CHANGES = ("up", "down")
@@ -110,7 +111,7 @@ def restore_backup(engine, backup_id, *, yes=False, confirm=None, reason=None):
             safety.wait()  # the live database is untouched; let the safety backup finish
             raise
         emit(engine.consumers, BackupRestored(manifest["id"],
-                                              round((time.monotonic() - started) * 1000, 1)))
+                                              ms_since(started, 1)))
         run = Run("restore", state.current_version, backup_id=safety.result()["id"])
         _record_restore(engine, backups, db, run, manifest, safety.result(), reason)
     return manifest
