@@ -329,13 +329,14 @@ class Runner:
         return True
 
     def _run_steps(self, queue, total):
+        """Run the queue of steps and checkpoints, committing as the transaction mode
+        and the server's lock table say, then record the run and commit its end."""
         max_batch = None
         while queue:
-            step = queue[0]
+            step = queue.popleft()
             if isinstance(step, Checkpoint):
                 # A check of the pipeline's, on the run's connection: inside the open
                 # transaction, so it sees the run's changes before they commit.
-                queue.popleft()
                 self._checkpoint(step)
                 continue
             if self._stop_text():
@@ -348,32 +349,46 @@ class Runner:
                 self._commit_batch("a no-transaction migration follows")
                 self._ensure_run_row()
                 self._apply_autocommit(step, compiled, index, total)
-                queue.popleft()
                 continue
-            if not self.db.in_transaction:
-                self._begin()
-            try:
-                self._apply(step, compiled, index, total)
-            except StepFailure as failure:
-                if not (getattr(failure.error, "lock_exhausted", False) and self.batch):
-                    raise
-                # The shared lock table is full: undo this chunk whole, retry in halves.
-                self.db.rollback()
-                for done_step, _entry, _result in reversed(self.batch):
-                    queue.appendleft(done_step)
-                    self.done.pop()
-                    self._untrack(done_step)
-                max_batch = max(1, len(self.batch) // 2)
-                self.batch = []
-                emit(self.consumers, ChunkSplit(max_batch, "the server's lock table is full"))
-                continue
-            queue.popleft()
-            if self.transaction == "each":
-                self._commit_batch("each migration commits on its own")
-            elif max_batch and len(self.batch) >= max_batch:
-                self._commit_batch(f"chunks of {max_batch} fit the server's lock table")
-            elif len(self.batch) % BUDGET_EVERY == 0 and self._over_budget():
-                self._commit_batch("the run holds half of the server's lock table")
+            split = self._apply_in_transaction(step, compiled, index, total, queue)
+            max_batch = split or max_batch
+            if not split:
+                self._commit_when_due(max_batch)
+        self._commit_run()
+
+    def _apply_in_transaction(self, step, compiled, index, total, queue):
+        """Apply a step inside the open transaction. When the server's shared lock
+        table is full, the chunk is rolled back whole and put back on the queue, and
+        the new chunk size is returned (None otherwise)."""
+        if not self.db.in_transaction:
+            self._begin()
+        try:
+            self._apply(step, compiled, index, total)
+        except StepFailure as failure:
+            if not (getattr(failure.error, "lock_exhausted", False) and self.batch):
+                raise
+            queue.appendleft(step)
+            self.db.rollback()
+            for done_step, _entry, _result in reversed(self.batch):
+                queue.appendleft(done_step)
+                self.done.pop()
+                self._untrack(done_step)
+            max_batch = max(1, len(self.batch) // 2)
+            self.batch = []
+            emit(self.consumers, ChunkSplit(max_batch, "the server's lock table is full"))
+            return max_batch
+        return None
+
+    def _commit_when_due(self, max_batch):
+        if self.transaction == "each":
+            self._commit_batch("each migration commits on its own")
+        elif max_batch and len(self.batch) >= max_batch:
+            self._commit_batch(f"chunks of {max_batch} fit the server's lock table")
+        elif len(self.batch) % BUDGET_EVERY == 0 and self._over_budget():
+            self._commit_batch("the run holds half of the server's lock table")
+
+    def _commit_run(self):
+        """Record the last chunk and the run's end, and commit: the run stands."""
         if not self.db.in_transaction:
             self._begin()
         self.current.finished_at = now()
@@ -586,19 +601,11 @@ class Runner:
 
     # -- failure ----------------------------------------------------------------------
     def _recover(self, failure):
+        """Bring a failed run back to where it started, or stop at a consistent point
+        that says the truth; always raises the error a person reads."""
         self.recovering = True  # from here on, a stop request cancels nothing
-        self.db.rollback()
-        self._ensure_connection()
-        for done_step, _entry, _result in self.batch:
-            self.done.remove(_result)
-            self._untrack(done_step)
-        self.batch = []
-        error = failure.error
-        step = failure.step
-        error.migration = step.migration if step is not None else None
-        if step is not None:
-            emit(self.consumers, StepFailed(step.version, step.migration.name,
-                                            step.direction, error.message))
+        error, step = failure.error, failure.step
+        self._forget_batch(failure)
         if failure.at_commit and (getattr(error, "connection_lost", False) or self.lost):
             raise self._needs_person(error, "the connection was lost while committing; "
                                      "whether the run committed is unknown")
@@ -608,6 +615,31 @@ class Runner:
             self._unrecoverable(error, "it stopped part way outside a transaction, so it "
                                 "could not be rolled back",
                                 lambda: self._finish("dirty", error))
+        rolled_back = self._undo_committed(error)
+        if self.interrupted or getattr(error, "transient", False):
+            final = self._stopped_or_transient(error, step, rolled_back)
+            self._finish("rolled_back", error, final.message)
+            raise final
+        self._finish("rolled_back", error)
+        raise _carry(error, self._rolled_back_error(error, rolled_back))
+
+    def _forget_batch(self, failure):
+        """Roll the open transaction back and forget the steps it held."""
+        self.db.rollback()
+        self._ensure_connection()
+        for done_step, _entry, result in self.batch:
+            self.done.remove(result)
+            self._untrack(done_step)
+        self.batch = []
+        step = failure.step
+        failure.error.migration = step.migration if step is not None else None
+        if step is not None:
+            emit(self.consumers, StepFailed(step.version, step.migration.name,
+                                            step.direction, failure.error.message))
+
+    def _undo_committed(self, error):
+        """Undo the run's committed steps, newest first, through their inverses: the
+        versions undone. A step that cannot be undone ends in _unrecoverable."""
         rolled_back, to_undo = [], list(self.committed)
         if to_undo:
             emit(self.consumers, RollbackStarted(len(to_undo)))
@@ -629,22 +661,22 @@ class Runner:
                 self._unrecoverable(error, f"rolling back failed at {undo.label}: {reason}",
                                     mark, rolled_back)
             rolled_back.append(done_step.version)
-        if self.interrupted or getattr(error, "transient", False):
-            final = self._stopped_or_transient(error, step, rolled_back)
-            self._finish("rolled_back", error, final.message)
-            raise final
-        self._finish("rolled_back", error)
-        raise _carry(error, MigrationError(
-            error.message + (f"\nthe run was rolled back ({len(rolled_back)} migration"
-                             f"{'s' if len(rolled_back) != 1 else ''} undone); the database "
-                             f"is where it started, at version {_label(self.current.from_version)}"
-                             if rolled_back else
-                             f"\nthe transaction was rolled back; the database is where it "
-                             f"started, at version {_label(self.current.from_version)}"),
-            file=error.file, version=error.version, statement=error.statement,
-            line=error.line, db_message=error.db_message, sqlstate=error.sqlstate,
-            rolled_back=rolled_back, run_id=self.current.id,
-            hint=f"fix {error.file or 'the migration'} and run the command again"))
+        return rolled_back
+
+    def _rolled_back_error(self, error, rolled_back):
+        start = _label(self.current.from_version)
+        if rolled_back:
+            where = (f"the run was rolled back ({len(rolled_back)} migration"
+                     f"{'s' if len(rolled_back) != 1 else ''} undone); the database is "
+                     f"where it started, at version {start}")
+        else:
+            where = (f"the transaction was rolled back; the database is where it "
+                     f"started, at version {start}")
+        return MigrationError(
+            f"{error.message}\n{where}", file=error.file, version=error.version,
+            statement=error.statement, line=error.line, db_message=error.db_message,
+            sqlstate=error.sqlstate, rolled_back=rolled_back, run_id=self.current.id,
+            hint=f"fix {error.file or 'the migration'} and run the command again")
 
     def _stopped_or_transient(self, error, step, rolled_back):
         """The error of a run brought back after a signal (Interrupted) or a transient
