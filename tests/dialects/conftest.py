@@ -266,23 +266,8 @@ ENGINES = {profile.name: profile for profile in (SQLiteProfile(), PostgreSQLProf
 # Where a dialect breaks the contract today, by test id: the test still runs and must
 # fail (strict xfail), so fixing the dialect turns it into an XPASS failure that says to
 # delete its line here. An entry in LOOSE may also pass, by the server's timing.
-KNOWN_BUGS = {
-    "test_the_statement_timeout_stops_a_long_statement[sqlite-query]":
-        "SQLite arms the statement deadline in execute() only: query() and executemany() "
-        "run unbounded whatever statement_timeout says",
-    "test_a_session_ended_by_the_server_is_reported_lost[postgresql]":
-        "PostgreSQL: a session ended by the server (57P01, admin shutdown) is translated "
-        "with connection_lost=False, though connection_lost() says True",
-    "test_asking_again_while_holding_it_then_one_unlock_releases_it[postgresql]":
-        "PostgreSQL: advisory locks stack, so a holder's second try_lock needs a second "
-        "unlock; SQLite's flock does not",
-    "test_tables_present_answers_for_every_spelling_asked[sqlite]":
-        "SQLite: tables_present() keys the names asked by their lower case, so of two "
-        "spellings of one table only the last is answered",
-}
-# The client may read the server's 57P01 message, or find the socket closed first
-# (then no SQLSTATE, and the error says lost): which comes first is the server's timing.
-LOOSE = {"test_a_session_ended_by_the_server_is_reported_lost[postgresql]"}
+KNOWN_BUGS = {}  # test name: the dialect bug it shows, until it is fixed (xfail strict)
+LOOSE = set()  # of KNOWN_BUGS, those whose outcome depends on the server's timing
 
 
 def _pg_admin_execute(sql):

@@ -22,6 +22,7 @@ from .base import Catalog, Dialect
 # connection exceptions (class 08), too many connections.
 TRANSIENT = {"40001", "40P01", "55P03", "53300", "57P01"}
 OUT_OF_LOCKS = "53200"
+SESSION_ENDED = {"57P01", "57P02", "57P03"}
 _BAD_PARAMETERS = ("invalid connection option", "invalid sslmode", "invalid port",
                    "invalid integer value", "invalid value for parameter", "invalid URI")
 _PERMANENT = ("authentication", "does not exist", "SSL", "certificate", "permission",
@@ -46,6 +47,7 @@ class PostgreSQLDialect(Dialect):
     def __init__(self, url, connection):
         super().__init__(url, connection)
         self._budget = None
+        self._holding = None  # the migration lock's name while this session holds it
 
     @classmethod
     def open(cls, url, *, readonly=False, timeout=10.0, password=None, statement_timeout=None,
@@ -149,7 +151,14 @@ class PostgreSQLDialect(Dialect):
         return int.from_bytes(digest[:8], "big", signed=True)
 
     def try_lock(self, name):
-        return bool(self.query("SELECT pg_try_advisory_lock(%s)", (self._key(name),))[0][0])
+        # Advisory locks stack per session: asked again while held, answer True without
+        # taking it twice, so that one unlock() releases it (as SQLite's flock does).
+        if self._holding == name:
+            return True
+        taken = bool(self.query("SELECT pg_try_advisory_lock(%s)", (self._key(name),))[0][0])
+        if taken:
+            self._holding = name
+        return taken
 
     def lock_holder(self, name):
         key = self._key(name) & 0xFFFFFFFFFFFFFFFF
@@ -182,6 +191,9 @@ class PostgreSQLDialect(Dialect):
         return rows[0][0] > 0
 
     def unlock(self, name):
+        if self._holding != name:
+            return  # not held by this connection: nothing to release
+        self._holding = None
         try:
             self.execute("SELECT pg_advisory_unlock(%s)", (self._key(name),))
         except DriverError:
@@ -670,8 +682,10 @@ def _translate(exc):
                          ("HINT", diag and diag.message_hint)):
         if extra:
             parts.append(f"{label}: {extra}")
+    # 08xxx: the connection failed; 57P01-57P03: the server ended the session
+    # (administrator command, crash shutdown, cannot connect now).
     lost = isinstance(exc, psycopg.OperationalError) and (
-        sqlstate is None or sqlstate.startswith("08"))
+        sqlstate is None or sqlstate.startswith("08") or sqlstate in SESSION_ENDED)
     return DriverError(
         primary, db_message="\n".join(parts), sqlstate=sqlstate,
         transient=sqlstate in TRANSIENT or lost,

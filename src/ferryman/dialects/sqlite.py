@@ -83,12 +83,16 @@ class SQLiteDialect(Dialect):
         return cls(url, conn, statement_timeout)
 
     def execute(self, sql, params=None):
+        self._bounded(lambda: self.connection.execute(sql, params or ()))
+
+    def _bounded(self, work):
+        """``work()`` under the statement deadline (the progress handler reads it)."""
         if self.statement_timeout:
             import time
 
             self._deadline = time.monotonic() + self.statement_timeout
         try:
-            self.connection.execute(sql, params or ())
+            return work()
         except sqlite3.Error as exc:
             raise _translate(exc, self.statement_timeout) from exc
         finally:
@@ -107,16 +111,10 @@ class SQLiteDialect(Dialect):
         return _translate(exc) if isinstance(exc, sqlite3.Error) else None
 
     def query(self, sql, params=None):
-        try:
-            return self.connection.execute(sql, params or ()).fetchall()
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+        return self._bounded(lambda: self.connection.execute(sql, params or ()).fetchall())
 
     def executemany(self, sql, rows):
-        try:
-            self.connection.executemany(sql, rows)
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+        self._bounded(lambda: self.connection.executemany(sql, rows))
 
     def begin(self):
         if self._write_held and self.connection.in_transaction:
@@ -308,10 +306,11 @@ class SQLiteDialect(Dialect):
         return sqlite3.sqlite_version
 
     def tables_present(self, names):
-        # One catalog read; SQLite compares names without regard to (ASCII) case.
-        wanted = {name.lower(): name for name in names}
+        # One catalog read; SQLite compares names without regard to (ASCII) case, so
+        # every spelling asked of a table that exists is answered.
         rows = self.query("SELECT lower(name) FROM sqlite_master WHERE type = 'table'")
-        return {wanted[row[0]] for row in rows if row[0] in wanted}
+        found = {row[0] for row in rows}
+        return {name for name in names if name.lower() in found}
 
     def has_other_tables(self, prefix):
         # sqlite_* tables are SQLite's own (sqlite_sequence, sqlite_stat1).
