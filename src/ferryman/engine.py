@@ -262,7 +262,7 @@ class Engine:
                         safety=safety if safety is not None else self.safety(),
                         consumers=self.consumers, options=options, reconnect=self.connect)
         try:
-            return runner.run(command, planner)
+            return runner.attempt(command, planner)
         except ReadOnlyDatabase:
             # The lock file cannot be made beside a read-only database: with nothing
             # to do that is no failure (a start-up check on a read-only deployment).

@@ -215,9 +215,10 @@ class Runner:
         self.state = None  # the state read under the lock, once run() read it
 
     # -- the whole command ------------------------------------------------------------
-    def run(self, command, planner):
-        """Lock, read the state once, plan with ``planner(listing, state)``, run the
-        steps: a RunResult.
+    def attempt(self, command, planner):
+        """One attempt at a run (the engine retries a transient failure): lock, read
+        the state once, plan with ``planner(listing, state)``, run the steps; a
+        RunResult.
 
         Under the lock, just before the first change, ``safety.before_run(db, state,
         steps, run)`` takes the backup and returns its id (see RunSafety). Nothing to
