@@ -259,7 +259,7 @@ class Engine:
         db = self.connect()
         runner = Runner(db, listing, prefix=self.prefix, lock_timeout=s.lock_timeout,
                         transaction=s.transaction, timeout=timeout or s.timeout,
-                        safety=safety if safety is not None else self.safety(),
+                        safety=safety, make_safety=None if safety is not None else self.safety,
                         consumers=self.consumers, options=options, reconnect=self.connect)
         try:
             return runner.attempt(command, planner)

@@ -192,7 +192,7 @@ class Runner:
 
     def __init__(self, db, listing, *, prefix="ferryman_", lock_timeout=600.0,
                  transaction="run", timeout=None, safety=None, consumers=(), options=(),
-                 reconnect=None):
+                 reconnect=None, make_safety=None):
         self.db = db
         self.reconnect = reconnect
         self.dialect = type(db)
@@ -203,6 +203,9 @@ class Runner:
         self.transaction = transaction
         self.timeout = timeout
         self.safety = safety
+        # () -> the safety hooks, made only when a run has something to do (a no-op
+        # start-up check never loads the backup machinery)
+        self.make_safety = make_safety
         self.consumers = list(consumers)
         self.options = tuple(options)  # compile options, e.g. (("concurrent_indexes", True),)
         self.expired = False
@@ -244,6 +247,8 @@ class Runner:
             # transaction.
             self.db.ready_to_write(self.lock_timeout, hold=True, stop=_raise_if_stopped)
             run = Run(command, state.current_version)
+            if self.safety is None and self.make_safety is not None:
+                self.safety = self.make_safety()
             if self.safety is not None:
                 run.backup_id = self.safety.before_run(self.db, state, steps, run)
             return self._apply_plan(run, steps, state)
