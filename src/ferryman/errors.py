@@ -360,7 +360,9 @@ _AFTER_COMMIT_HINT = ("the migrations stay applied: `ferryman status` shows the 
 def after_commit(error, phase, committed_version):
     """What ``error``, raised by ``phase`` after the run's commit, becomes: the same
     facts, exit code 3, and a message saying at which version the migrations committed."""
-    if isinstance(error, AfterCommitError) or getattr(error, "after_commit", False):
+    # A signal keeps its own exit code (130, 143): what committed stands either way.
+    if isinstance(error, (AfterCommitError, Interrupted)) or getattr(error, "after_commit",
+                                                                       False):
         return error
     if isinstance(error, CheckFailed):
         return CheckFailed(error.phase, error.problems, after_commit=True,

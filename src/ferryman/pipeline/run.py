@@ -129,6 +129,10 @@ class Pipeline:
             status = "rolled_back" if exc.exit_code == 1 else "failed"
             self._close_current("failed", str(exc.message).splitlines()[0])
             raise
+        except Exception as exc:  # a bug of ferryman's: the report must not say ok
+            status = "failed"
+            self._close_current("failed", f"internal error: {type(exc).__name__}")
+            raise
         finally:
             self.engine.consumers.remove(self._observe)
             self.result = self._finish(status)
@@ -262,27 +266,29 @@ class Pipeline:
 
     # -- 3. after the run ---------------------------------------------------------------
     def _after_run(self):
+        """optimize, validate, the metrics, suggestions and schema snapshot: after the
+        run's commit, so whatever fails here (a check, the database, the connection)
+        exits 3 naming the version the migrations committed at, never 4."""
+        try:
+            self._after_run_phases()
+        except FerrymanError as exc:
+            phase = self.current.name if self.current is not None else "report"
+            raise after_commit(exc, phase, self.to_version) from exc
+
+    def _after_run_phases(self):
         db = self.engine.connect()
         try:
             catalog = db.catalog(self.engine.prefix)
             if "optimize" in self.phases:
-                self._after_commit("optimize", self._optimize, db, catalog)
+                self._optimize(db, catalog)
             if "validate" in self.phases:
-                self._after_commit("validate", self._validate, db, catalog)
+                self._validate(db, catalog)
             self.metrics["after"] = {"tables": catalog.table_metrics()}
             self.suggestions = catalog.suggestions()
             if self.snapshot is None:
                 self.snapshot = catalog.schema_snapshot()
         finally:
             db.close()
-
-    def _after_commit(self, phase, work, *args):
-        """A phase after the run's commit: whatever fails there, the migrations stay, so
-        the error says at which version they committed and exits 3, never 4."""
-        try:
-            work(*args)
-        except FerrymanError as exc:
-            raise after_commit(exc, phase, self.to_version) from exc
 
     def _optimize(self, db, catalog):
         if self.skip_optimization:

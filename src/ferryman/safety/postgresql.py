@@ -24,7 +24,7 @@ import subprocess
 import sys
 
 from ..dialects.postgresql import PostgreSQLDialect
-from ..errors import BlockedError, FerrymanError, RestoreError
+from ..errors import BlockedError, RestoreError  # RestoreError: importable here too
 
 MAINTENANCE_DB = "postgres"
 
