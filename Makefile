@@ -7,7 +7,8 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 # The oldest Python that requires-python admits, as people run it: Debian 12's own
-# python3 is 3.11.2. The core tests (files, splitter, planner, configuration) run on
+# python3 is 3.11.2. The core tests (files, splitter, planner, configuration) and the dialect
+# conformance suite run on
 # it too, in a venv of its own.
 OLDEST_PYTHON ?= /usr/bin/python3
 OLD_VENV := .venv-oldest
@@ -53,7 +54,7 @@ $(OLD_STAMP): pyproject.toml
 # The pure layers on the oldest Python (see OLDEST_PYTHON), in parallel.
 test-oldest: $(OLD_STAMP)
 	$(OLD_VENV)/bin/python -c "import sys; print('oldest Python:', sys.version.split()[0])"
-	$(OLD_VENV)/bin/python -m pytest -n auto -q -p no:cacheprovider tests/core tests/test_config.py $(PYTEST_ARGS)
+	$(OLD_VENV)/bin/python -m pytest -n auto -q -p no:cacheprovider tests/core tests/dialects tests/test_config.py $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
