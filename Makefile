@@ -7,9 +7,8 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 # The oldest Python that requires-python admits, as people run it: Debian 12's own
-# python3 is 3.11.2. The core tests (files, splitter, planner, configuration) and the dialect
-# conformance suite run on
-# it too, in a venv of its own.
+# python3 is 3.11.2. The core tests (files, splitter, planner, configuration) and the
+# dialect conformance suite run on it too, in a venv of its own.
 OLDEST_PYTHON ?= /usr/bin/python3
 OLD_VENV := .venv-oldest
 OLD_STAMP := $(OLD_VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
