@@ -222,8 +222,7 @@ class Engine:
         state = self.read_state()
         check_state(listing, state)
         steps = planner(listing, state)
-        planned = tuple(StepInfo.planned(step, self.dialect, options) for step in steps
-                        if getattr(step, "migration", None) is not None)
+        planned = tuple(StepInfo.planned(step, self.dialect, options) for step in steps)
         return RunResult(command, None, state.current_version, _target(state, steps),
                          planned, dry_run=True)
 
@@ -266,20 +265,18 @@ class Engine:
         except ReadOnlyDatabase:
             # The lock file cannot be made beside a read-only database: with nothing
             # to do that is no failure (a start-up check on a read-only deployment).
-            if runner.state is not None or self._has_work(listing, planner):
-                raise
+            if runner.state is not None:
+                raise  # refused to write, with work to do
             state = self.read_state()
+            check_state(listing, state)
+            if planner(listing, state):
+                raise
             return RunResult(command, None, state.current_version, state.current_version)
         except MigrationError as exc:
             _suggest_baseline(exc, runner.state)
             raise
         finally:
             db.close()
-
-    def _has_work(self, listing, planner):
-        state = self.read_state()
-        check_state(listing, state)
-        return bool(planner(listing, state))
 
     def safety(self, backup=None):
         """The run's safety hooks as configured (the backup before the run, the restore
@@ -297,9 +294,8 @@ def _retryable(exc):
 def _target(state, steps):
     versions = set(state.by_version)
     for step in steps:
-        version = getattr(step, "version", None)
-        if version is not None:  # a repeatable has no version; a checkpoint no step
-            (versions.add if step.direction == "up" else versions.discard)(version)
+        if step.version is not None:  # a repeatable has no version
+            (versions.add if step.direction == "up" else versions.discard)(step.version)
     return max(versions) if versions else None
 
 

@@ -172,3 +172,19 @@ def test_status_still_reads_a_read_only_database(project):
     assert code == 0, err
     status = json.loads(out)
     assert (status["current_version"], status["pending_count"]) == (1, 1), status
+
+
+def test_nothing_to_do_on_a_read_only_folder_is_done(project):
+    """A start-up `up` on a read-only deployment with nothing pending: ferryman cannot
+    create its lock file there, and needs none, since nothing will be written."""
+    root, env = project
+    data = os.path.join(root, "data")
+    os.remove(os.path.join(root, "migrations", "0002_notes.up.sql"))
+    os.remove(os.path.join(data, "app.db.ferryman_lock"))
+    os.chmod(data, 0o555)
+    before = _snapshot(os.path.join(data, "app.db"))
+    code, out, err = _as_user("up", cwd=root, env=env)
+    assert code == 0, (out, err)
+    assert "nothing to do" in out + err
+    assert sorted(os.listdir(data)) == ["app.db"]
+    assert _snapshot(os.path.join(data, "app.db")) == before
