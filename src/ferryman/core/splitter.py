@@ -327,84 +327,104 @@ def _end_of_pg_comment(sql: str, pos: int) -> int:
     raise SplitError(f"unterminated block comment opened at line {_line_of(sql, pos)}")
 
 
-def split(sql: str, dialect: str) -> list[Statement]:
-    """Split *sql* into statements; dialect is "postgresql", "sqlite" or "mysql"."""
+def _patterns(dialect: str):
+    """The dialect's matchers: (tokens, opening, first words, scan, classify)."""
     try:
         tokens, opening, first_words, scan, classify = _compiled(dialect)
     except KeyError:
         raise ValueError(
             f"unknown SQL dialect {dialect!r}, expected one of {sorted(_SPECS)}") from None
-    match, match_opening, words_at = tokens.match, opening.match, first_words.match
+    return tokens.match, opening.match, first_words.match, scan, classify
+
+
+def split(sql: str, dialect: str) -> list[Statement]:
+    """Split *sql* into statements; dialect is "postgresql", "sqlite" or "mysql"."""
     new_statement = tuple.__new__  # half the cost of NamedTuple's Python-level __new__
     out: list[Statement] = []
-    pos = 1 if sql.startswith("\ufeff") else 0  # everything before pos is consumed
-    start = -1  # first character of the current statement, -1 while none
-    code_end = 0  # end of its code, i.e. without a trailing comment
-    words: list[str] = []
-    body: _Tracker | None = None  # set for statements with ';' inside
     line, line_pos = 1, 0
+    for start, code_end, words in _statements(sql, *_patterns(dialect)):
+        line += sql.count("\n", line_pos, start)
+        line_pos = start
+        text = sql[start:code_end].rstrip(_WS)
+        out.append(new_statement(Statement, (text, line, tuple(words))))
+    return out
+
+
+def _statements(sql, match, match_opening, words_at, scan, classify):
+    """Each statement of *sql* as (start, code_end, words): its first character, the
+    end of its code (without a trailing comment), its first six words. A generator:
+    a call per statement would cost split() a few percent."""
+    pos = 1 if sql.startswith("\ufeff") else 0  # everything before pos is consumed
+    start, code_end, words, body = -1, 0, [], None  # body: a tracker of inner ';'
     while True:
         # Never None: the skip stops only where one of the tokens can start.
         m = match_opening(sql, pos) if start < 0 else match(sql, pos)
         kind = m.lastgroup
         p, end = m.span(kind)
-        code = m.end(1)
-        if code != p:  # code before the token
+        if (code := m.end(1)) != p:  # code before the token
             if start < 0:
-                start = code
-                found = m.group(*_WORD_GROUPS)
-            elif len(words) < 6:  # the statement's first words were cut by a token
-                found = words_at(sql, code).group(*_WORD_GROUPS)
-            else:
-                found = (None,)
+                start, found = code, m.group(*_WORD_GROUPS)
+            else:  # the statement's first words may have been cut by a token
+                found = words_at(sql, code).group(*_WORD_GROUPS) if len(words) < 6 else (None,)
             code_end = p
-            skip = 0
-            if found[0] is not None:
-                had = len(words)
-                words += map(str.upper, filter(None, found[: 6 - had]))
-                if body is None and had < 4 and words[0] == "CREATE":
-                    decided = classify(words)
-                    if decided is not None:
-                        k, body = decided
-                        skip = k + 1 - had  # the tracker starts after word k
-            if body is not None:
-                body.feed(scan, sql, code, p, skip)
-
+            body = _take_code(sql, code, p, found, words, body, scan, classify)
         if kind == "semi":
             if body is not None and body.semi():
                 code_end = end
-            else:
-                if start >= 0:
-                    line += sql.count("\n", line_pos, start)
-                    line_pos = start
-                    text = sql[start:code_end].rstrip(_WS)
-                    out.append(new_statement(Statement, (text, line, tuple(words))))
+            elif start >= 0:  # (start < 0: no code, so no words and no body yet)
+                yield start, code_end, words
                 start, words, body = -1, [], None
-        elif kind == "comment":
-            pass
-        elif kind == "nest":
-            end = _end_of_pg_comment(sql, p)
         elif kind == "dollar":
-            tag = m.group(kind)
-            close = sql.find(tag, end)
-            if close < 0:
-                raise SplitError(
-                    f"unterminated dollar-quoted string {tag} opened at line {_line_of(sql, p)}")
-            end = close + len(tag)
-            if start < 0:
-                start = p
-            code_end = end
+            code_end = end = _end_of_dollar_quote(sql, m.group(kind), p, end)
+            start = p if start < 0 else start
         elif kind == "eof":
-            what = body.unclosed() if body is not None else None
-            if what is not None:
-                opened = body.opened
-                raise SplitError(f"unterminated {what} opened at line {_line_of(sql, opened)}")
+            _check_closed(sql, body)
             if start >= 0:
-                line += sql.count("\n", line_pos, start)
-                text = sql[start:code_end].rstrip(_WS)
-                out.append(new_statement(Statement, (text, line, tuple(words))))
-            return out
-        else:  # bad_<what>: an opener that is never closed
-            what = kind[4:].replace("_", " ")
-            raise SplitError(f"unterminated {what} opened at line {_line_of(sql, p)}")
+                yield start, code_end, words
+            return
+        elif kind != "comment":
+            end = _end_of_other(sql, kind, p)
         pos = end
+
+
+def _take_code(sql, code, p, found, words, body, scan, classify):
+    """Note the code between *code* and *p*: its words among the statement's
+    first six (*found*), and its BEGIN ... END or parentheses for the tracker,
+    which a CREATE FUNCTION, RULE or TRIGGER gets here. Returns the tracker."""
+    skip = 0
+    if found[0] is not None:
+        had = len(words)
+        words += map(str.upper, filter(None, found[: 6 - had]))
+        if body is None and had < 4 and words[0] == "CREATE":
+            decided = classify(words)
+            if decided is not None:
+                k, body = decided
+                skip = k + 1 - had  # the tracker starts after word k
+    if body is not None:
+        body.feed(scan, sql, code, p, skip)
+    return body
+
+
+def _end_of_dollar_quote(sql: str, tag: str, p: int, end: int) -> int:
+    """End of the dollar-quoted string whose opening *tag* spans p to end."""
+    close = sql.find(tag, end)
+    if close < 0:
+        raise SplitError(
+            f"unterminated dollar-quoted string {tag} opened at line {_line_of(sql, p)}")
+    return close + len(tag)
+
+
+def _check_closed(sql: str, body: _Tracker | None) -> None:
+    """At the end of input: fail if a BEGIN ... END body or parenthesis is open."""
+    what = body.unclosed() if body is not None else None
+    if what is not None:
+        raise SplitError(f"unterminated {what} opened at line {_line_of(sql, body.opened)}")
+
+
+def _end_of_other(sql: str, kind: str, p: int) -> int:
+    """End of a nested PostgreSQL block comment; any other token left is a
+    bad_<what>: an opener that is never closed."""
+    if kind == "nest":
+        return _end_of_pg_comment(sql, p)
+    what = kind[4:].replace("_", " ")
+    raise SplitError(f"unterminated {what} opened at line {_line_of(sql, p)}")
