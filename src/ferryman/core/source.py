@@ -385,52 +385,83 @@ def _read_folder(phase, folder, root):
         target = _outside(real_root, folder)
         if target:
             return [], [], [_link_problem(folder, target, root)]
-    try:
-        with os.scandir(folder) as listing:
-            entries = sorted(listing, key=lambda entry: entry.name)
-    except OSError as exc:
-        raise ConfigError(f"cannot read migrations folder {folder}: {exc.strerror}") from None
-    for entry in entries:
+    for entry in _entries(folder):
         filename = entry.name
         if not looks_like_migration(filename):
             continue
         path = os.path.join(folder, filename)
-        if not filename.isprintable():
-            problems.append(f"{_printable(path)}: the name holds a character that is not "
-                            "printable (a control character, or bytes that are not UTF-8); "
-                            "rename it")
-            continue
-        if entry.is_symlink():
-            real_root = real_root or os.path.realpath(root)
-            target = _outside(real_root, path)
-            if target:
-                problems.append(_link_problem(path, target, root))
-                continue
-        again = REPEATABLE_NAME.match(filename)
-        if again:
-            repeatables.append(Repeatable(again.group(1), phase, path))
-            continue
-        match = SQL_NAME.match(filename)
-        kind = "sql"
-        if match is None:
-            match, kind = PY_NAME.match(filename), "python"
-        if match is None or (kind == "python" and ".up." in filename):
-            problems.append(_naming_problem(path, filename))
-            continue
-        version = int(match.group(1))
-        if not 0 < version <= MAX_VERSION:
-            problems.append(f"{path}: version {match.group(1)} must be between 1 and "
-                            f"{MAX_VERSION}")
-            continue
-        direction = match.group(3) if kind == "sql" else "up"
-        table = downs if direction == "down" else ups
-        table.setdefault(version, []).append((match.group(2), kind, path))
+        problem, real_root = _entry_problem(entry, path, root, real_root)
+        if problem is None:
+            problem = _file_away(phase, filename, path, ups, downs, repeatables)
+        if problem is not None:
+            problems.append(problem)
+    problems.extend(_down_problems(ups, downs))
+    return _pair(phase, ups, downs), repeatables, problems
+
+
+def _entries(folder):
+    """The folder's entries, sorted by name; a ConfigError (exit 2) when it cannot be
+    read."""
+    try:
+        with os.scandir(folder) as listing:
+            return sorted(listing, key=lambda entry: entry.name)
+    except OSError as exc:
+        raise ConfigError(f"cannot read migrations folder {folder}: {exc.strerror}") from None
+
+
+def _entry_problem(entry, path, root, real_root):
+    """What makes a migration file unusable whatever its name says -- a name that is
+    not printable, a link out of the phase folder -- or None; with the phase folder's
+    real path, resolved at the first link (``real_root`` until then)."""
+    if not entry.name.isprintable():
+        return (f"{_printable(path)}: the name holds a character that is not "
+                "printable (a control character, or bytes that are not UTF-8); "
+                "rename it"), real_root
+    if entry.is_symlink():
+        real_root = real_root or os.path.realpath(root)
+        target = _outside(real_root, path)
+        if target:
+            return _link_problem(path, target, root), real_root
+    return None, real_root
+
+
+def _file_away(phase, filename, path, ups, downs, repeatables):
+    """Put the file among the repeatables, the up or the down migrations (by
+    version), as its name says; a problem with its name, or None."""
+    again = REPEATABLE_NAME.match(filename)
+    if again:
+        repeatables.append(Repeatable(again.group(1), phase, path))
+        return None
+    match = SQL_NAME.match(filename)
+    kind = "sql"
+    if match is None:
+        match, kind = PY_NAME.match(filename), "python"
+    if match is None or (kind == "python" and ".up." in filename):
+        return _naming_problem(path, filename)
+    version = int(match.group(1))
+    if not 0 < version <= MAX_VERSION:
+        return f"{path}: version {match.group(1)} must be between 1 and {MAX_VERSION}"
+    direction = match.group(3) if kind == "sql" else "up"
+    table = downs if direction == "down" else ups
+    table.setdefault(version, []).append((match.group(2), kind, path))
+    return None
+
+
+def _pair(phase, ups, downs):
+    """The up migrations, each with its version's down file when it is SQL."""
     migrations = []
     for version, entries in ups.items():
         for name, kind, path in entries:
             down = downs.get(version)
             down_path = down[0][2] if down and kind == "sql" else None
             migrations.append(Migration(version, name, phase, kind, path, down_path))
+    return migrations
+
+
+def _down_problems(ups, downs):
+    """Down files without an up migration, several for one version, or beside a
+    Python migration (whose down() is in its module)."""
+    problems = []
     for version, entries in downs.items():
         if version not in ups:
             problems.extend(f"{path}: down migration without an up migration "
@@ -441,7 +472,7 @@ def _read_folder(phase, folder, root):
         elif any(k == "python" for _n, k, _p in ups[version]) and len(ups[version]) == 1:
             problems.append(f"{entries[0][2]}: a Python migration has its down() in the "
                             "module; remove this file or the down() function")
-    return migrations, repeatables, problems
+    return problems
 
 
 def looks_like_migration(filename):
