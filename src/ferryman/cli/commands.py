@@ -376,10 +376,6 @@ def _one_line(text):
 def cmd_serve(params, out):
     """Run the HTTP app under uvicorn until Ctrl-C. The socket is bound here, so a busy
     port is exit code 4 before anything starts, and --bind-port 0 says which port."""
-    import socket
-
-    from ..errors import BlockedError
-
     try:  # the HTTP stack: imported by this command only
         import uvicorn
 
@@ -392,6 +388,25 @@ def cmd_serve(params, out):
     port = 8080 if params.get("bind_port") is None else params["bind_port"]
     app = create_app(settings_from("serve", params),
                      allowed_hosts=[host, *(params.get("allow_hosts") or [])])
+    sock = _listening_socket(host, port)
+    _announce_serving(out, app, host, sock.getsockname()[1], params)
+    verbose = bool(params.get("verbose"))
+    config = uvicorn.Config(app, log_level="info" if verbose else "warning",
+                            access_log=verbose)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn raises Ctrl-C again once it has shut down: the way to stop it
+    out.info("stopped")
+    return 0
+
+
+def _listening_socket(host, port):
+    """A TCP socket listening on host:port; a BlockedError (exit 4) when it cannot be."""
+    import socket
+
+    from ..errors import BlockedError
+
     try:
         # Made with IPPROTO_TCP, not socket.create_server's protocol 0: asyncio turns on
         # TCP_NODELAY only for accepted connections of a TCP socket, and without it a
@@ -403,24 +418,20 @@ def cmd_serve(params, out):
         sock.listen(128)
     except OSError as exc:
         raise BlockedError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+def _announce_serving(out, app, host, port, params):
+    """Say which services the app serves and at which address, before it starts."""
     shown = f"[{host}]" if ":" in host else host
     names = app.state.ferryman.services.names
     out.info(f"serving {len(names)} service{'s' if len(names) != 1 else ''} "
-             f"({', '.join(names)}) on http://{shown}:{sock.getsockname()[1]}/ "
+             f"({', '.join(names)}) on http://{shown}:{port}/ "
              "(Ctrl-C stops it)")
     if host in ("0.0.0.0", "::") and not params.get("allow_hosts"):
         out.info("note: requests must name 127.0.0.1 or localhost in their Host header; "
                  "--allow-host NAME accepts another name")
     out.stdout.flush()
-    verbose = bool(params.get("verbose"))
-    config = uvicorn.Config(app, log_level="info" if verbose else "warning",
-                            access_log=verbose)
-    try:
-        uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass  # uvicorn raises Ctrl-C again once it has shut down: the way to stop it
-    out.info("stopped")
-    return 0
 
 
 # -- backups ----------------------------------------------------------------------------
