@@ -84,6 +84,24 @@ class Backups:
         self.store.sweep_partials(self.provider.extension)
         backup_id = new_backup_id()
         final, manifest_path = self.store.paths(backup_id, self.provider.extension)
+        size, digest = self._write_backup(final)
+        manifest = {
+            "id": backup_id, "file": os.path.basename(final), "path": final,
+            "created_at": now_iso(),
+            "size": size, "sha256": digest, "database": self.url.redacted(),
+            "dialect": self.url.dialect, "server_version": self.provider.server_version(),
+            "migration_version": migration_version, "dirty": bool(dirty), "reason": reason,
+            "ferryman_version": __version__, "tool": self.provider.tool(), "run_id": run_id,
+            "host": socket.gethostname(),
+        }
+        self._write_manifest(manifest_path, manifest, final)
+        self.prune(protect=set(protect) | {backup_id})
+        return manifest
+
+    def _write_backup(self, final):
+        """Dump the database into a temporary file, flush it to disk and move it to
+        ``final``; return (size, sha256). A BackupError (exit 4) when that fails, with
+        no partial file left behind."""
         try:
             temporary = self.store.temporary(final)
         except OSError as exc:
@@ -105,23 +123,16 @@ class Backups:
             _remove_partial(temporary)
             raise BackupError(f"the backup failed: {_describe(exc)}"
                               + (f" ({cause})" if cause else ""), hint=_BACKUP_HINT) from exc
-        manifest = {
-            "id": backup_id, "file": os.path.basename(final), "path": final,
-            "created_at": now_iso(),
-            "size": size, "sha256": digest, "database": self.url.redacted(),
-            "dialect": self.url.dialect, "server_version": self.provider.server_version(),
-            "migration_version": migration_version, "dirty": bool(dirty), "reason": reason,
-            "ferryman_version": __version__, "tool": self.provider.tool(), "run_id": run_id,
-            "host": socket.gethostname(),
-        }
+        return size, digest
+
+    def _write_manifest(self, manifest_path, manifest, final):
+        """Write the backup's manifest; without it the backup file is removed."""
         try:
             self.store.write_manifest(manifest_path, manifest)
         except OSError as exc:
             remove_quietly(final)
             raise BackupError(f"the backup's manifest could not be written: {_describe(exc)}",
                               hint=_BACKUP_HINT) from exc
-        self.prune(protect=set(protect) | {backup_id})
-        return manifest
 
     def _diagnose(self, partial):
         """Why a write failed, when the driver only says "disk I/O error"."""
