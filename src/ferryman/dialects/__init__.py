@@ -10,11 +10,18 @@ DIALECTS = {
 
 def dialect_class(name):
     """The dialect class for a URL's dialect name, imported on first use."""
+    return registered(DIALECTS, name, lambda: ConfigError(
+        f"ferryman does not support {name} yet (supported: PostgreSQL 12+ and SQLite)"))
+
+
+def registered(registry, name, missing):
+    """The class ``registry`` names for ``name`` ({name: (module, class)}), imported on
+    first use; ``missing()`` is the error raised when none is registered. The dialects
+    and the safety layer's backup providers are registered this way."""
     try:
-        module_name, class_name = DIALECTS[name]
+        module_name, class_name = registry[name]
     except KeyError:
-        raise ConfigError(f"ferryman does not support {name} yet "
-                          "(supported: PostgreSQL 12+ and SQLite)") from None
+        raise missing() from None
     import importlib
 
     return getattr(importlib.import_module(module_name), class_name)

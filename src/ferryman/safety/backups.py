@@ -36,13 +36,10 @@ PROVIDERS = {
 
 def provider_class(dialect):
     """The backup provider class registered for ``dialect``; BackupError if none is."""
-    import importlib
+    from ..dialects import registered
 
-    try:
-        module_name, class_name = PROVIDERS[dialect]
-    except KeyError:
-        raise BackupError(f"ferryman cannot back up {dialect} databases yet") from None
-    return getattr(importlib.import_module(module_name), class_name)
+    return registered(PROVIDERS, dialect, lambda: BackupError(
+        f"ferryman cannot back up {dialect} databases yet"))
 
 
 def provider_for(url, password=None):
