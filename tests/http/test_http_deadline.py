@@ -89,6 +89,11 @@ def test_healthz_answers_while_every_status_read_waits_on_a_locked_sqlite_file(t
             # The lock goes when /healthz has answered, or after a limit that only
             # stops a hang: on the old code /healthz answers once the lock is gone.
             prober.join(timeout=30)
+            # ... and once every status request has had its answer, so that each of
+            # them found the file locked, however late the machine let it arrive.
+            if not prober.is_alive():
+                wait_for(statuses.done, timeout=120,
+                         what="every status request to be answered while locked")
         finally:
             lock.release()
         prober.join()
