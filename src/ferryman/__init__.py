@@ -22,6 +22,7 @@ _LAZY = {
     "HistoryEntry": "ferryman.results",
     "BackupInfo": "ferryman.results",
     "events": "ferryman.events",
+    "NOTHING": "ferryman.core.plan",  # goto(NOTHING), or "none": nothing applied
 }
 
 __all__ = ["__version__", "FerrymanError", "InputError", "ConfigError", "SourceError",

@@ -16,7 +16,7 @@ import os
 
 from .config import Settings, load_settings
 from .core.history import Entry
-from .core.plan import check_state, plan_down, plan_goto, plan_up
+from .core.plan import NOTHING, check_state, plan_down, plan_goto, plan_up, resolve
 from .core.runner import Run, now
 from .engine import Engine
 from .errors import InputError
@@ -146,12 +146,8 @@ class Migrator:
 
     def _record(self, command, version):
         """force and baseline: change the history, run nothing."""
-        if version < 0:
-            raise InputError(f"version {version}: a version is 0 or more")
         listing = self.engine.listing(check=False)
-        if version != 0 and version not in listing.by_version:
-            raise InputError(f"there is no migration with version {version}",
-                             hint="`ferryman status` lists the versions")
+        version = resolve(listing, version, f"{command} VERSION")
         # Lenient: force is how damaged tables are repaired (core/history.py, _repair).
         with self.engine.session(strict=False) as session:
             return _record(session, listing, command, version)
@@ -323,7 +319,8 @@ class _Recording:
 
     def history_rows(self, run_id, moment):
         target = self.listing.by_version.get(self.version)
-        rows = [Entry(run_id, _Named(self.version, target.name if target else None),
+        version = None if self.version is NOTHING else self.version
+        rows = [Entry(run_id, _Named(version, target.name if target else None),
                       self.command, moment, moment,
                       outcome="forced" if self.command == "force" else "baselined")]
         for version, migration, direction in self.version_rows:

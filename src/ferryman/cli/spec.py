@@ -133,17 +133,18 @@ COMMANDS = {c.name: c for c in [
                 JSON, Opt("exit_code", ("--exit-code",), "flag", "exit 3 when the database "
                           "is dirty or has problems (0 otherwise)")]),
     Command("up", "Apply pending migrations.", "ferryman up --target 20260101120000",
-            [Opt("target", ("--target",), "int", "stop after this version", "VERSION"),
+            [Opt("target", ("--target",), "version", "stop after this version", "VERSION"),
              DRY_RUN, OUT_OF_ORDER, TRANSACTION, JSON], changes=True),
     Command("down", "Undo applied migrations (the newest by default).",
             "ferryman down --steps 2", [
                 Opt("steps", ("--steps", "-n"), "int", "how many to undo (default 1)", "N"),
-                Opt("to", ("--to",), "int", "undo every migration above this version "
-                    "(0: all)", "VERSION"),
+                Opt("to", ("--to",), "version", "undo every migration above this version "
+                    "(none: all)", "VERSION"),
                 DRY_RUN, TRANSACTION, JSON], changes=True),
     Command("goto", "Apply or undo migrations until the database is at VERSION.",
-            "ferryman goto 3     # ferryman goto 0 undoes everything",
-            [DRY_RUN, OUT_OF_ORDER, TRANSACTION, JSON], [Arg("version")], changes=True),
+            "ferryman goto 3     # ferryman goto none undoes everything",
+            [DRY_RUN, OUT_OF_ORDER, TRANSACTION, JSON], [Arg("version", "version")],
+            changes=True),
     Command("rollback", "Undo the last run: its down migrations, or else its backup.",
             "ferryman rollback --dry-run", [DRY_RUN, YES, JSON], changes=True),
     Command("migrate", "Run the migration pipeline: the phases of a strategy, with a report.",
@@ -174,9 +175,9 @@ COMMANDS = {c.name: c for c in [
                 OUT_OF_ORDER, TRANSACTION, JSON], changes=True),
     Command("force", "Record VERSION as current and clear the dirty flag; runs nothing.",
             "ferryman force 5    # after repairing a failed migration by hand",
-            [JSON], [Arg("version")]),
+            [JSON], [Arg("version", "version")]),
     Command("baseline", "Adopt an existing database: mark migrations up to VERSION applied.",
-            "ferryman baseline 12", [JSON], [Arg("version")]),
+            "ferryman baseline 12", [JSON], [Arg("version", "version")]),
     Command("validate", "Check the migration files and the applied checksums; change "
             "nothing.", "ferryman validate", [JSON]),
     Command("history", "Show every migration ever run here, newest first.",

@@ -611,7 +611,7 @@ def _repair(state):
                 "know the version the schema is at, record it with `ferryman baseline "
                 "VERSION` (it runs nothing)")
     versions = {a.version for a in state.applied} | (state.history_applied or set())
-    version = max(versions) if versions else 0
+    version = max(versions) if versions else "none"
     return (f"look at `ferryman history` and the schema; if the database is at version "
             f"{version}, run `ferryman force {version}`: it rebuilds ferryman's tables "
             f"with the migrations up to {version} recorded as applied, and runs nothing; or "

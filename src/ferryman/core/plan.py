@@ -10,6 +10,61 @@ from ..errors import (ChecksumError, DatabaseAheadError, DirtyError, InputError,
                       MissingMigrationError, OutOfOrderError)
 
 
+class _Nothing:
+    """The state with no migration applied, spelled ``none`` (``goto none``, ``down
+    --to none``, ``force none``): below every version, version 0 included, so that
+    ``version > NOTHING`` holds for each of them and ``version <= NOTHING`` for none."""
+
+    __slots__ = ()
+
+    def __lt__(self, other):
+        return other is not self
+
+    def __le__(self, other):
+        return True
+
+    def __gt__(self, other):
+        return False
+
+    def __ge__(self, other):
+        return other is self
+
+    def __repr__(self):
+        return "NOTHING"
+
+    def __str__(self):
+        return "none"
+
+
+NOTHING = _Nothing()
+
+
+def resolve(listing, value, what="version"):
+    """The version of ``listing`` that ``value`` names, or NOTHING.
+
+    ``value`` is a version (an int), the text of one from a command line, or
+    ``none`` (NOTHING) for the state with nothing applied. ``0`` where no migration has
+    version 0 means nothing too, as it always has (``goto 0``); where one has, it is
+    that migration. Raises InputError (exit 2) for a version that is not there."""
+    if value is NOTHING or (isinstance(value, str) and value.strip().lower() == "none"):
+        return NOTHING
+    version = value
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isdigit():  # isdigit: no sign, no spaces, no underscores
+            raise InputError(f"{what} {value}: not a version; give a version number from "
+                             "the migrations folder, or `none` for nothing applied",
+                             hint="`ferryman status` lists the versions")
+        version = int(text)
+    if version == 0 and 0 not in listing.by_version:
+        return NOTHING
+    if version not in listing.by_version:
+        raise InputError(f"there is no migration with version {version}",
+                         hint="`ferryman status` lists the versions; `none` is the "
+                              "state with nothing applied")
+    return version
+
+
 class Step:
     """Run one migration in one direction."""
 
@@ -87,7 +142,7 @@ def dirty_error(dirty):
         statement=dirty.get("statement"), db_message=dirty.get("error"),
         hint=("inspect the database, finish or undo the migration by hand, then run "
               f"`ferryman force {dirty.get('version')}` (finished) or `ferryman force "
-              f"{previous if previous is not None else 0}` (undone)"))
+              f"{previous if previous is not None else 'none'}` (undone)"))
 
 
 def missing_error(listing, missing):
@@ -113,7 +168,7 @@ def plan_up(listing, state, target=None, allow_out_of_order=False, phases=None):
     the pipeline's order, by version within a phase, each phase's changed repeatable
     migrations after its versioned ones. ``phases`` limits it to those phases."""
     if target is not None:
-        _require_version(listing, target)
+        target = resolve(listing, target, "--target")
     todo = [m for m in pending(listing, state)
             if (target is None or m.version <= target) and (phases is None or m.phase in phases)]
     _check_order(todo, _highest(state.applied), allow_out_of_order)
@@ -123,7 +178,8 @@ def plan_up(listing, state, target=None, allow_out_of_order=False, phases=None):
                   if phases is None or r.phase in phases]
     order = {id(r): i for i, r in enumerate(repeatable_order(listing.repeatables))}
     steps.sort(key=lambda s: (listing.rank(s.migration), s.version is None,
-                              s.version or order.get(id(s.migration), 0)))
+                              order.get(id(s.migration), 0) if s.version is None
+                              else s.version))
     return steps
 
 
@@ -198,8 +254,7 @@ def plan_down(listing, state, steps=None, to=None):
     """Undo the ``steps`` newest applied migrations, or every one above ``to``."""
     applied = [listing.by_version[a.version] for a in reversed(state.applied)]
     if to is not None:
-        if to < 0:
-            raise InputError(f"--to {to}: a version is 0 or more")
+        to = resolve(listing, to, "--to")
         chosen = [m for m in applied if m.version > to]
     else:
         steps = 1 if steps is None else steps
@@ -211,8 +266,7 @@ def plan_down(listing, state, steps=None, to=None):
 
 def plan_goto(listing, state, version, allow_out_of_order=False):
     """Reach the state where exactly the migrations up to ``version`` are applied."""
-    if version != 0:
-        _require_version(listing, version)
+    version = resolve(listing, version, "goto VERSION")
     downs = [listing.by_version[a.version] for a in reversed(state.applied)
              if a.version > version]
     kept = [a for a in state.applied if a.version <= version]
@@ -233,12 +287,6 @@ def _downs(migrations):
     return [Step(m, "down") for m in migrations]
 
 
-def _require_version(listing, version):
-    if version not in listing.by_version:
-        raise InputError(f"there is no migration with version {version}",
-                         hint="`ferryman status` lists the versions")
-
-
 def _highest(applied):
     """The highest applied version of each phase: a pending migration below it came
     in out of order (each phase counts on its own, as the pipeline runs them)."""
@@ -251,7 +299,7 @@ def _highest(applied):
 def _check_order(todo, highest, allow):
     if allow:
         return
-    below = [m for m in todo if m.version < highest.get(m.phase, 0)]
+    below = [m for m in todo if m.phase in highest and m.version < highest[m.phase]]
     if below:
         current = max(highest[m.phase] for m in below)
         raise OutOfOrderError(

@@ -439,8 +439,10 @@ def _file_away(phase, filename, path, ups, downs, repeatables):
     if match is None or (kind == "python" and ".up." in filename):
         return _naming_problem(path, filename)
     version = int(match.group(1))
-    if not 0 < version <= MAX_VERSION:
-        return f"{path}: version {match.group(1)} must be between 1 and {MAX_VERSION}"
+    if version > MAX_VERSION:
+        return (f"{path}: version {match.group(1)} is above {MAX_VERSION}, the largest "
+                "a database's BIGINT holds; renumber it (a UTC timestamp such as "
+                "20260101120000 fits)")
     direction = match.group(3) if kind == "sql" else "up"
     table = downs if direction == "down" else ups
     table.setdefault(version, []).append((match.group(2), kind, path))
