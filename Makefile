@@ -14,7 +14,7 @@ OLD_VENV := .venv-oldest
 OLD_STAMP := $(OLD_VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 EXAMPLE := examples/penpal
 
-.PHONY: example test test-oldest bench setup browser clean
+.PHONY: example test test-oldest bench setup browser tools clean
 
 setup: $(STAMP)
 
@@ -37,9 +37,17 @@ browser:
 	  apt-get install -y -q chromium >/dev/null 2>&1 || \
 	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
 
+# Other tools' own binaries, for the tests that adopt their databases and switch back
+# (npm's dbmate package ships dbmate's static binary).
+DBMATE_VERSION := 2.36.0
+tools: .tools/node_modules/.bin/dbmate
+
+.tools/node_modules/.bin/dbmate:
+	npm install --prefix .tools --no-audit --no-fund --silent dbmate@$(DBMATE_VERSION)
+
 # Tests that take a resource of the whole server (the PostgreSQL lock table) run alone,
 # after the parallel run, so that they cannot starve the others.
-test: $(STAMP) browser
+test: $(STAMP) browser tools
 	$(BIN)/python -m pytest -n auto --dist loadfile -q -m "not serial" $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -q -m serial $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-oldest
@@ -59,4 +67,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(OLD_VENV) build src/*.egg-info
+	rm -rf $(VENV) $(OLD_VENV) .tools build src/*.egg-info
