@@ -136,6 +136,30 @@ class Migrator:
         has a row for it (outcome 'baselined')."""
         return self._record("baseline", version)
 
+    def adopt(self, *, dry_run=False) -> RunResult:
+        """Adopt the state table another tool (golang-migrate, dbmate, goose) left in
+        a database ferryman never ran on: record its applied migrations as applied,
+        running nothing, and keep its table up to date where keep_foreign_state says
+        so. ``up`` does this by itself on its first run; this does it alone, or with
+        ``dry_run`` says what it would record. ``message`` says what was adopted."""
+        adoption, state = self.engine.adopt(dry_run=dry_run)
+        if adoption is None:
+            if state.tables:
+                kept = state.foreign or {}
+                since = (f", adopted from {kept.get('tool')} {kept.get('table')}"
+                         if kept.get("tool") else "")
+                message = f"nothing to adopt: ferryman already keeps this database{since}"
+            else:
+                message = ("nothing to adopt: no golang-migrate, dbmate, goose or Flyway "
+                           "table here")
+            return RunResult("adopt", None, state.current_version, state.current_version,
+                             dry_run=bool(dry_run), message=message)
+        steps = tuple(StepInfo(m.version, m.name, m.phase, "baseline")
+                      for m in adoption.migrations)
+        message = adoption.message()
+        return RunResult("adopt", None, None, steps[-1].version if steps else None, steps,
+                         dry_run=bool(dry_run), message=("would be " if dry_run else "") + message)
+
     def _allow(self, value):
         return self.settings.allow_out_of_order if value is None else value
 

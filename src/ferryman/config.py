@@ -38,6 +38,11 @@ SETTINGS = {
     "transaction": (("run", "each"), "run",
                     "commit the whole run at once, or each migration on its own"),
     "allow_out_of_order": ("bool", False, "apply pending migrations below the highest applied"),
+    "keep_foreign_state": ("bool", None, "keep the adopted tool's table (golang-migrate, "
+                           "dbmate, goose) up to date, the way back to it (default: on for "
+                           "golang-migrate and dbmate)"),
+    "foreign_table": ("str", None, "the other tool's state table to adopt, e.g. "
+                      "app.schema_migrations (default: the tool's own name)"),
     "connect_timeout": ("duration", 10.0, "how long to wait for the database to answer"),
     # safety
     "backup": ("bool", True, "take a backup before every run that changes the database"),

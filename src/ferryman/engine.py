@@ -19,9 +19,9 @@ import time
 from contextlib import contextmanager
 
 from .core.compile import check_files
-from .core.history import History
+from .core.history import Applied, Entry, History, State
 from .core.plan import check_state
-from .core.runner import Runner, acquire_lock
+from .core.runner import Run, Runner, acquire_lock, now
 from .core.source import scan
 from .dialects import connect, dialect_class
 from .errors import ConnectError, MigrationError, ReadOnlyDatabase, SourceError
@@ -219,7 +219,17 @@ class Engine:
     def plan(self, command, planner, listing=None, options=()):
         """A dry run: what ``command`` would run, SQL included; changes nothing."""
         listing = listing or self.listing()
-        state = self.read_state()
+        db = self.connect(readonly=True) if self.dialect.exists(self.url) else None
+        try:
+            state = self.read_state(db=db) if db is not None else State()
+            if db is not None and not state.tables:
+                adoption = self.adoption(db, listing)
+                if adoption is not None:
+                    state = adopted_state(adoption)
+                    emit(self.consumers, Message("info", "would be " + adoption.message()))
+        finally:
+            if db is not None:
+                db.close()
         check_state(listing, state)
         steps = planner(listing, state)
         planned = tuple(StepInfo.planned(step, self.dialect, options) for step in steps)
@@ -259,7 +269,9 @@ class Engine:
         runner = Runner(db, listing, prefix=self.prefix, lock_timeout=s.lock_timeout,
                         transaction=s.transaction, timeout=timeout or s.timeout,
                         safety=safety, make_safety=None if safety is not None else self.safety,
-                        consumers=self.consumers, options=options, reconnect=self.connect)
+                        consumers=self.consumers, options=options, reconnect=self.connect,
+                        adopt=lambda db, history, state: self.adopt_on(
+                            db, history, state, listing))
         try:
             return runner.attempt(command, planner)
         except ReadOnlyDatabase:
@@ -277,6 +289,62 @@ class Engine:
             raise
         finally:
             db.close()
+
+    # -- another tool's state --------------------------------------------------------
+    def foreign_names(self):
+        """{tool: table} of the other tools' tables to look for: each tool's own name,
+        or the configured foreign_table for all of them."""
+        from .core.foreign import TOOLS
+
+        table = self.settings.foreign_table
+        return {tool: table or name for tool, name in TOOLS.items()}
+
+    def adoption(self, db, listing):
+        """What adopting the other tool's table found on ``db`` would record (an
+        core.adopt.Adoption), None when there is none; a StateError (exit 3) when a
+        person must look first."""
+        from .core.adopt import choose
+        from .core.foreign import detect
+
+        return choose(detect(db, self.foreign_names()), listing,
+                      self.settings.keep_foreign_state)
+
+    def adopt_on(self, db, history, state, listing):
+        """On a database with none of ferryman's tables, adopt the other tool's table
+        found there: record its migrations as applied (running nothing) in one
+        transaction, and return the state read again; ``state`` when there is none.
+        A configured keep_foreign_state overrides what the adoption recorded."""
+        if state.tables:
+            keep = self.settings.keep_foreign_state
+            if state.foreign and keep is not None:
+                state.foreign = dict(state.foreign, keep=keep)
+            return state
+        adoption = self.adoption(db, listing)
+        if adoption is None:
+            return state
+        write_adoption(history, state, adoption)
+        emit(self.consumers, Message("info", adoption.message()))
+        return history.read_state()
+
+    def adopt(self, dry_run=False):
+        """``ferryman adopt``: adopt the other tool's table now (see adopt_on); with
+        ``dry_run``, say what it would record and change nothing. (Adoption, state)."""
+        listing = self.listing()
+        if dry_run:
+            db = self.connect(readonly=True)
+            try:
+                state = self.read_state(db=db)
+                return (None if state.tables else self.adoption(db, listing)), state
+            finally:
+                db.close()
+        with self.session() as session:
+            if session.state.tables:
+                return None, session.state
+            adoption = self.adoption(session.db, listing)
+            if adoption is None:
+                return None, session.state
+            write_adoption(session.history, session.state, adoption)
+            return adoption, session.history.read_state()
 
     def safety(self, backup=None):
         """The run's safety hooks as configured (the backup before the run, the restore
@@ -311,3 +379,48 @@ def _suggest_baseline(error, state):
     error.hint = ("this database had tables but no ferryman history: if its schema is "
                   "already at some version of these migrations, record that version with "
                   f"`ferryman baseline VERSION` (it runs nothing), then `ferryman up`; else {fix}")
+
+
+def adopted_state(adoption):
+    """The state a dry run plans from: the adopted migrations applied."""
+    moment = now()
+    return State([Applied(m.version, m.name, m.phase, m.kind, m.checksum, moment, "adopt")
+                  for m in adoption.migrations])
+
+
+def write_adoption(history, state, adoption):
+    """Record an adoption in one transaction: a run ('adopt'), a history row for it
+    (outcome 'adopted') and one per migration (direction 'baseline': applied, not
+    run), the migrations table, and which table was adopted (meta ``foreign``), so
+    that ferryman keeps it up to date where it should."""
+    import json
+
+    run = Run("adopt", None)
+    moment = now()
+
+    def work(h):
+        h.start_run(run)
+        h.record([Entry(run.id, _Found(adoption), "adopt", moment, moment,
+                        outcome="adopted")], apply=False)
+        entries = [Entry(run.id, m, "baseline", moment, moment, checksum=m.checksum)
+                   for m in adoption.migrations]
+        h.record(entries, apply=False)
+        h.add_applied(entries)
+        h.set_meta("foreign", json.dumps(adoption.record(), sort_keys=True))
+        run.finished_at = now()
+        run.to_version = adoption.migrations[-1].version if adoption.migrations else None
+        h.finish_run(run, "ok", adoption.message())
+
+    history.write(state, work)
+
+
+class _Found:
+    """The adoption's own history row: no migration, the tool's current version."""
+
+    __slots__ = ("version", "name", "phase", "kind", "checksum")
+
+    def __init__(self, adoption):
+        current = adoption.found.current
+        self.version = int(current) if current and current.isdigit() else None
+        self.name = f"{adoption.tool} {adoption.table}"
+        self.phase = self.kind = self.checksum = None

@@ -152,7 +152,22 @@ def status_dict(url, listing, state):
             for m in pending],
         "problems": problems,
         "hint": hint,
+        "foreign": _foreign(state),
     }
+
+
+def _foreign(state):
+    """The other tool's table: adopted (and whether ferryman keeps it up to date), or
+    found and to be adopted by the first run; None when there is none."""
+    if state.foreign:
+        return {"tool": state.foreign.get("tool"), "table": state.foreign.get("table"),
+                "adopted": True, "keep": bool(state.foreign.get("keep"))}
+    if len(state.found) == 1:
+        found = state.found[0]
+        return {"tool": found.tool, "table": found.table, "adopted": False,
+                "current": found.current, "clean": found.clean and not found.problems,
+                "summary": found.summary()}
+    return None
 
 
 def _problems(listing, state):
@@ -181,6 +196,11 @@ def _problems(listing, state):
                      "new migration")
     if listing.problems:
         hints.append("fix the migration files (`ferryman validate` lists them)")
+    if not hints and state.found:
+        found = "; ".join(f.summary() for f in state.found)
+        hints.append(f"another tool migrated this database ({found}): ferryman adopts its "
+                     "state on the first run, and runs nothing it applied; `ferryman adopt "
+                     "--dry-run` shows what it would record")
     if not hints and state.tables is not None and not state.tables and state.populated:
         hints.append("this database has tables but no ferryman history: if its schema "
                      "is already at some version of these migrations (made by hand or by "

@@ -692,6 +692,7 @@ AGREED = [
      "--batch-size", "500", "--dry-run", "--json"],
     ["inspect"],
     ["inspect", "--limit", "5", "--json", "--database-url", "sqlite:///a.db"],
+    ["adopt", "--dry-run", "--json"],
     ["serve"],
     ["serve", "--bind", "0.0.0.0", "--bind-port", "9100", "--allow-host", "status.internal",
      "--allow-host=ops", "--host", "db", "--port", "5433"],

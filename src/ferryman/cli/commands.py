@@ -208,6 +208,15 @@ def cmd_baseline(params, out):
     return _report(migrator("baseline", params, out).baseline(params["version"]), out)
 
 
+def cmd_adopt(params, out):
+    result = migrator("adopt", params, out).adopt(dry_run=params.get("dry_run"))
+    if out.json:
+        out.document(result.to_dict())
+    else:
+        out.info(f"adopt: {result.message}")
+    return 0
+
+
 def _report(result, out):
     if out.json:
         out.document(result.to_dict())

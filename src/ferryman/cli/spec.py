@@ -178,6 +178,9 @@ COMMANDS = {c.name: c for c in [
             [JSON], [Arg("version", "version")]),
     Command("baseline", "Adopt an existing database: mark migrations up to VERSION applied.",
             "ferryman baseline 12", [JSON], [Arg("version", "version")]),
+    Command("adopt", "Adopt another tool's state (golang-migrate, dbmate, goose); runs "
+            "nothing.", "ferryman adopt --dry-run",
+            [DRY_RUN, JSON], changes=True),
     Command("validate", "Check the migration files and the applied checksums; change "
             "nothing.", "ferryman validate", [JSON]),
     Command("history", "Show every migration ever run here, newest first.",

@@ -1,6 +1,8 @@
 """ferryman's own tables in each database, and the state read from them.
 
-    {prefix}meta        key/value: schema_version (of these tables), dirty, last_backup
+    {prefix}meta        key/value: schema_version (of these tables), dirty, last_backup,
+                        foreign (the other tool's table adopted, and whether ferryman
+                        keeps it up to date: the way back to that tool)
     {prefix}migrations  one row per applied migration: the state
     {prefix}history     one row per migration execution (up, down, baseline, force),
                         with times, duration, who, ferryman's version and outcome
@@ -95,7 +97,7 @@ class State:
 
     __slots__ = ("applied", "dirty", "schema_version", "last_backup", "by_version",
                  "repeatables", "problems", "repair", "newer", "tables", "populated",
-                 "history_applied", "unreadable")
+                 "history_applied", "unreadable", "foreign", "found")
 
     def __init__(self, applied=(), dirty=None, schema_version=None, last_backup=None,
                  repeatables=None):
@@ -112,6 +114,12 @@ class State:
         self.populated = False
         self.history_applied = None
         self.unreadable = []  # meta keys whose values could not be read
+        # The other tool's table this database was adopted from: {"tool", "table",
+        # "keep"} (keep: ferryman keeps it up to date in its own transactions).
+        self.foreign = None
+        # Before ferryman ran here: the other tools' tables found (foreign.ForeignState),
+        # which the first run adopts.
+        self.found = []
 
     @property
     def current_version(self):
@@ -141,6 +149,8 @@ class History:
         self.db = db
         self.p = prefix
         self._marker = db.placeholder
+        self.keeping = None  # {"tool", "table"} of the other tool's table kept (prepare)
+        self._foreign_dirty = None  # the version last marked dirty in it
 
     def sql(self, text):
         """Our statements are written with ``?``; the driver may want ``%s``. ``{p}``
@@ -182,6 +192,10 @@ class History:
             state = State()
             state.tables = present
             state.populated = self.db.has_other_tables(self.p)
+            if state.populated:
+                from .foreign import detect
+
+                state.found = detect(self.db)
             return state
         problems = []
         meta = {}
@@ -190,8 +204,9 @@ class History:
         schema, newer = self._schema(meta, present, problems)
         dirty = self._meta_json(meta, "dirty", problems)
         last_backup = self._meta_json(meta, "last_backup", problems)
-        unreadable = [key for key, value in (("dirty", dirty), ("last_backup", last_backup))
-                      if value is _UNREADABLE]
+        foreign = self._meta_json(meta, "foreign", problems)
+        unreadable = [key for key, value in (("dirty", dirty), ("last_backup", last_backup),
+                                             ("foreign", foreign)) if value is _UNREADABLE]
         if dirty is _UNREADABLE:
             # Unreadable, so a person must look: status shows it dirty, up refuses.
             dirty = {"reason": f"{self.p}meta's dirty mark cannot be read",
@@ -212,6 +227,7 @@ class History:
         state.tables = present
         state.newer = newer
         state.unreadable = unreadable
+        state.foreign = foreign if isinstance(foreign, dict) else None
         if "history" in present:
             state.history_applied = self._history_applied()
         self._check_tables(state, present, problems)
@@ -403,6 +419,8 @@ class History:
         if state.newer is not None or (state.schema_version or 0) > SCHEMA_VERSION:
             state.newer = state.newer or state.schema_version
             raise state.error()
+        foreign = state.foreign or {}
+        self.keeping = foreign if foreign.get("keep") and foreign.get("tool") else None
         known = None if state.problems else state.schema_version
         if known == SCHEMA_VERSION:
             return
@@ -456,6 +474,11 @@ class History:
         import json
 
         self.set_meta("dirty", json.dumps(info, sort_keys=True) if info else None)
+        if self.keeping and self.keeping["tool"] == "golang-migrate":
+            version = (info or {}).get("version")
+            if version != self._foreign_dirty:
+                self._foreign_dirty = version
+                self._keep_golang_migrate(version)
 
     def start_run(self, run):
         self.db.execute(self.sql("UPDATE {p}runs SET outcome = 'abandoned' "
@@ -513,6 +536,49 @@ class History:
                   e.run_id) for e in again if e.body])
         self.remove_applied([e.version for e in removed])
         self.add_applied(applied)
+        if self.keeping and (applied or removed):
+            self.keep_foreign(applied, removed)
+
+    # -- the other tool's table (keep_foreign_state) -----------------------------------
+    def keep_foreign(self, applied, removed):
+        """Make the other tool's table say what ferryman's now says, in the same
+        transaction, so that the team can go back to that tool at any time (and the
+        project's own migrations that read or alter that table keep working)."""
+        tool, table = self.keeping["tool"], self.keeping["table"]
+        if tool == "golang-migrate":
+            self._keep_golang_migrate(None)
+            return
+        from . import foreign
+
+        found = [f for f in foreign.detect(self.db, {tool: table}) if f.tool == tool]
+        if not found:
+            foreign.create(self.db, tool, table)
+        gone = {e.text for e in removed}
+        versions = [v for v in (found[0].versions if found else []) if v not in gone]
+        foreign.sync(self.db, tool, table, versions + [e.text for e in applied])
+
+    def _keep_golang_migrate(self, dirty):
+        """golang-migrate keeps one row: the highest version applied, or the version a
+        step is going to, dirty. Written as golang-migrate writes it: in a transaction,
+        even where ferryman's own step runs outside one."""
+        from . import foreign
+
+        table = self.keeping["table"]
+        own = not self.db.transaction_open()
+        if own:
+            self.db.begin()
+        try:
+            if not foreign.detect(self.db, {"golang-migrate": table}):
+                foreign.create(self.db, "golang-migrate", table)
+            highest = self.db.query(self.sql("SELECT max(version) FROM {p}migrations"))[0][0]
+            foreign.sync(self.db, "golang-migrate", table,
+                         [] if highest is None else [str(highest)], dirty=dirty)
+            if own:
+                self.db.commit()
+        except BaseException:
+            if own:
+                self.db.rollback()
+            raise
 
     def remove_applied(self, versions):
         if versions:
@@ -537,7 +603,8 @@ class Entry:
     """One history row to write."""
 
     __slots__ = ("run_id", "version", "name", "phase", "kind", "checksum", "direction",
-                 "started_at", "finished_at", "duration_ms", "outcome", "error", "body")
+                 "started_at", "finished_at", "duration_ms", "outcome", "error", "body",
+                 "text")
 
     def __init__(self, run_id, migration, direction, started_at, finished_at, outcome="ok",
                  error=None, checksum=None, body=None):
@@ -554,6 +621,9 @@ class Entry:
         self.outcome = outcome
         self.error = error
         self.body = body  # a repeatable's text, as it now stands in the database
+        # The version as the file name writes it (dbmate's 001 is not 1): what the other
+        # tool's table records (keep_foreign_state).
+        self.text = getattr(migration, "version_text", None) or str(migration.version)
 
 
 _who = None

@@ -1,0 +1,140 @@
+"""Adopting another tool's state: what a database golang-migrate, dbmate or goose
+migrated has applied, as ferryman's migrations of the same folder.
+
+Pure: it takes the listing (core/source.py) and what core/foreign.py read, and says
+which migrations to record as applied, or why a person must look first. The engine
+writes it (``Engine.adopt``), on the first run against such a database or through
+``ferryman adopt``; nothing runs that the other tool applied.
+"""
+
+from ..errors import DatabaseAheadError, DirtyError, MissingMigrationError, StateError
+
+# How each tool is told that a failed migration was repaired by hand.
+_REPAIR = {
+    "golang-migrate": "`migrate force VERSION` (golang-migrate's own command)",
+    "flyway": "`flyway repair`",
+}
+# The tools whose table ferryman keeps up to date by default once adopted: their
+# tables say only which versions are applied, which ferryman knows exactly.
+KEPT_BY_DEFAULT = ("golang-migrate", "dbmate")
+
+
+class Adoption:
+    """What adopting ``found`` (a foreign.ForeignState) records: ``migrations`` of the
+    listing, as applied; ``keep``: whether ferryman keeps the tool's table up to date
+    from now on (keep_foreign_state)."""
+
+    __slots__ = ("found", "migrations", "keep")
+
+    def __init__(self, found, migrations, keep):
+        self.found, self.migrations, self.keep = found, migrations, keep
+
+    @property
+    def tool(self):
+        return self.found.tool
+
+    @property
+    def table(self):
+        return self.found.table
+
+    def record(self):
+        """The meta row ``foreign``: which table, and whether ferryman keeps it."""
+        return {"tool": self.tool, "table": self.table, "keep": self.keep}
+
+    def message(self):
+        count = len(self.migrations)
+        versions = ", ".join(_text(m) for m in self.migrations[-3:])
+        more = "…, " if count > 3 else ""
+        applied = (f"{count} migration{'s' if count != 1 else ''} recorded as applied "
+                   f"({more}{versions}), none run" if count else "nothing was applied")
+        kept = (f"; ferryman keeps {self.table} up to date, so {self.tool} can take over "
+                "again at any time (keep_foreign_state)" if self.keep else "")
+        return f"adopted {self.found.summary()}: {applied}{kept}"
+
+
+def choose(found, listing, keep=None):
+    """The Adoption of the one foreign table in ``found``, None when there is none.
+    Raises a StateError (exit code 3) that says what to do when a person must look
+    first: several tools' tables, a dirty or failed migration, a table that does not
+    read as the tool writes it, a version the folder lacks."""
+    if not found:
+        return None
+    if len(found) > 1:
+        raise StateError(
+            "this database has the tables of several migration tools: "
+            + "; ".join(f.summary() for f in found),
+            hint="drop the table of the tool that no longer runs here (or set "
+                 "foreign_table to the one to adopt), then run again")
+    state = found[0]
+    if state.problems:
+        raise StateError(
+            f"{state.summary()}: the table does not read as {state.tool} writes it: "
+            + "; ".join(state.problems),
+            hint="repair the table with the tool itself, or record the version by hand "
+                 "with `ferryman baseline VERSION`")
+    if not state.clean:
+        failed = state.dirty or ", ".join(a.version or "?" for a in state.failed)
+        raise DirtyError(
+            f"{state.summary()}: {state.tool}'s last migration ({failed}) did not "
+            "finish; ferryman adopts a clean state only",
+            version=_number(failed),
+            hint=f"look at the database, finish or undo that migration by hand, mark it "
+                 f"with {_REPAIR.get(state.tool, state.tool + '`s own command')}, then "
+                 "run ferryman again")
+    migrations = _applied(state, listing)
+    if keep is None:
+        keep = state.tool in KEPT_BY_DEFAULT
+    return Adoption(state, migrations, keep)
+
+
+def _applied(state, listing):
+    """The listing's migrations that ``state`` says are applied."""
+    if not state.complete:  # golang-migrate: every version up to its one
+        if state.current is None:
+            return []
+        current = int(state.current)
+        if current not in listing.by_version:
+            _missing(listing, [state.current], state)
+        return [m for m in listing.migrations if m.version <= current]
+    by_text = {}
+    for m in listing.migrations:
+        by_text.setdefault(_text(m), m)
+        by_text.setdefault(str(m.version), m)
+    found, missing = [], []
+    for text in state.versions:
+        migration = by_text.get(text)
+        if migration is None and text.isdigit():
+            migration = listing.by_version.get(int(text))
+        (found.append(migration) if migration is not None else missing.append(text))
+    if missing:
+        _missing(listing, missing, state)
+    return sorted(set(found), key=lambda m: m.version)
+
+
+def _missing(listing, versions, state):
+    shown = ", ".join(versions[:10]) + (f" and {len(versions) - 10} more"
+                                          if len(versions) > 10 else "")
+    head = listing.head
+    numbers = [_number(v) for v in versions]
+    if head is None or all(n is not None and n > head for n in numbers):
+        raise DatabaseAheadError(
+            f"{state.summary()}: it has {shown} applied, and the newest migration here is "
+            f"{head if head is not None else 'none'}",
+            hint="point --migrations at the folder that migrated this database, or deploy "
+                 "the newer code")
+    raise MissingMigrationError(
+        f"{state.summary()}: applied {'versions' if len(versions) > 1 else 'version'} "
+        f"{shown} {'are' if len(versions) > 1 else 'is'} not in the migrations folder",
+        hint="point --migrations at the folder that migrated this database (restore the "
+             "missing files from version control)")
+
+
+def _text(migration):
+    return getattr(migration, "version_text", None) or str(migration.version)
+
+
+def _number(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
