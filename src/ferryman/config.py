@@ -38,6 +38,9 @@ SETTINGS = {
     "transaction": (("run", "each"), "run",
                     "commit the whole run at once, or each migration on its own"),
     "allow_out_of_order": ("bool", False, "apply pending migrations below the highest applied"),
+    "format": (("auto", "ferryman", "golang-migrate", "dbmate", "goose", "name", "flyway"),
+               "auto", "how the migrations folder names its files (auto: detected from "
+               "the names)"),
     "keep_foreign_state": ("bool", None, "keep the adopted tool's table (golang-migrate, "
                            "dbmate, goose) up to date, the way back to it (default: on for "
                            "golang-migrate and dbmate)"),

@@ -103,7 +103,7 @@ class Engine:
     def listing(self, check=True):
         """The migrations of the configured folders; with ``check``, every file
         checked first (SourceError, exit code 2, lists every problem at once)."""
-        listing = scan(self.settings.require_phases(), self.url.dialect)
+        listing = scan(self.settings.require_phases(), self.url.dialect, self.settings.format)
         for migration in listing.migrations:
             migration.refresh()
         if check:
@@ -204,7 +204,8 @@ class Engine:
             from .readonly import StatusReader
 
             s = self.settings
-            self._reader = StatusReader(s.url, s.require_phases(), prefix=s.table_prefix,
+            self._reader = StatusReader(s.url, s.require_phases(), format=s.format,
+                                        prefix=s.table_prefix,
                                         timeout=s.connect_timeout, password=s.password,
                                         convert=MigrationStatus.from_dict)
         return self._reader

@@ -23,9 +23,10 @@ def read_state(url, *, prefix="ferryman_", timeout=10.0, password=None):
         db.close()
 
 
-def read_status(url, phases, *, prefix="ferryman_", timeout=10.0, password=None):
+def read_status(url, phases, *, prefix="ferryman_", timeout=10.0, password=None,
+                format=None):
     """The status as a plain dict: the JSON contract of ``ferryman status --json``."""
-    listing = scan(phases, url.dialect)
+    listing = scan(phases, url.dialect, format)
     state = read_state(url, prefix=prefix, timeout=timeout, password=password)
     return status_dict(url, listing, state)
 
@@ -43,10 +44,11 @@ class StatusReader:
     """
 
     def __init__(self, url, phases, *, prefix="ferryman_", timeout=10.0, password=None,
-                 convert=None, statement_timeout=None):
+                 convert=None, statement_timeout=None, format=None):
         import threading
 
         self.url, self.phases, self.prefix = url, phases, prefix
+        self.format = format
         self.timeout, self.password = timeout, password
         # Bounds a read queued behind a lock (the HTTP app's read deadline).
         self.statement_timeout = statement_timeout
@@ -63,7 +65,7 @@ class StatusReader:
         """The status (converted), or with ``raw`` the plain dict of ``status --json``."""
         from .errors import DriverError
 
-        listing = scan(self.phases, self.url.dialect)
+        listing = scan(self.phases, self.url.dialect, self.format)
         # An applied file edited in place changes no folder: its checksum is a problem.
         changed = [m for m in (*listing.repeatables, *listing.migrations) if m.refresh()]
         with self.lock:
@@ -153,7 +155,15 @@ def status_dict(url, listing, state):
         "problems": problems,
         "hint": hint,
         "foreign": _foreign(state),
+        "format": _format(listing),
     }
+
+
+def _format(listing):
+    """How the migrations folder was read: the format of its first folder."""
+    for format, _why in listing.formats.values():
+        return format
+    return None
 
 
 def _foreign(state):

@@ -50,7 +50,7 @@ def cmd_status(params, out):
     from ..readonly import read_status
 
     s = settings_from("status", params)
-    data = read_status(s.url, s.require_phases(), prefix=s.table_prefix,
+    data = read_status(s.url, s.require_phases(), format=s.format, prefix=s.table_prefix,
                        timeout=s.connect_timeout, password=s.password)
     # --exit-code: 3 (needs a person) when `up` would refuse.
     code = 3 if params.get("exit_code") and (data["dirty"] or data["problems"]) else 0

@@ -35,7 +35,7 @@ def compile_script(script, dialect, phase="core", options=None):
         return _compile_python(script)
     name = script.path
     try:
-        statements = dialect.split(script.text)
+        statements = script.split(dialect)
     except SplitError as exc:
         return None, [f"{name}: {exc}"]
     statements, adapted = dialect.adapt(statements, phase, options or {})

@@ -192,8 +192,11 @@ class Runner:
 
     def __init__(self, db, listing, *, prefix="ferryman_", lock_timeout=600.0,
                  transaction="run", timeout=None, safety=None, consumers=(), options=(),
-                 reconnect=None, make_safety=None):
+                 reconnect=None, make_safety=None, adopt=None):
         self.db = db
+        # (db, history, state) -> state: adopts another tool's state table on a
+        # database ferryman never ran on (Engine.adopt_on), under the run's lock
+        self.adopt = adopt
         self.reconnect = reconnect
         self.dialect = type(db)
         self.listing = listing
@@ -236,6 +239,8 @@ class Runner:
             # for at most the lock timeout, like another ferryman's.
             state = self.db.lock_wait(self.lock_timeout, self.history.read_state,
                                       stop=_raise_if_stopped)
+            if self.adopt is not None:
+                state = self.adopt(self.db, self.history, state)
             self.state = state
             check_state(self.listing, state)
             steps = planner(self.listing, state)
@@ -603,7 +608,7 @@ class Runner:
 
     def _previous_version(self, step):
         below = [v for v in self.applied if v < step.version]
-        return max(below) if below else 0
+        return max(below) if below else None
 
     # -- failure ----------------------------------------------------------------------
     def _recover(self, failure):

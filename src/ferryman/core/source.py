@@ -71,9 +71,10 @@ class Migration:
     """One versioned migration: where its files are; their contents load on demand."""
 
     __slots__ = ("version", "name", "phase", "kind", "path", "down_path", "_scripts",
-                 "_compiled")
+                 "_compiled", "format", "version_text")
 
-    def __init__(self, version, name, phase, kind, path, down_path=None):
+    def __init__(self, version, name, phase, kind, path, down_path=None, format=None,
+                 version_text=None):
         self.version = version
         self.name = name
         self.phase = phase
@@ -82,6 +83,9 @@ class Migration:
         self.down_path = down_path
         self._scripts = {}
         self._compiled = {}
+        # A single-file format (dbmate, goose): both directions are sections of ``path``.
+        self.format = format if format in SECTIONED else None
+        self.version_text = version_text  # as the file name writes it (dbmate: 001)
 
     @property
     def filename(self):
@@ -91,10 +95,17 @@ class Migration:
     def has_down(self):
         if self.kind == "python":
             return _PY_DOWN.search(self.script("up").text) is not None
+        if self.format is not None:
+            down = self.script("down")
+            return bool(down.statements) if down.statements is not None else bool(
+                down.text.strip())
         return self.down_path is not None
 
     def script(self, direction):
         """The up or down script, read and hashed once. Raises OSError/UnicodeError."""
+        if self.format is not None and direction not in self._scripts:
+            whole = Script.read(self.path, self.kind, "up")
+            self._scripts.update(_sections(self.format, whole))
         if direction not in self._scripts:
             path = self.path if direction == "up" or self.kind == "python" else self.down_path
             self._scripts[direction] = Script.read(path, self.kind, direction)
@@ -174,10 +185,13 @@ class Repeatable(Migration):
 
 
 class Script:
-    """The text of one migration file, normalised, with its checksum and directives."""
+    """The text of one migration file, normalised, with its checksum and directives.
+
+    ``statements``: the statements as the file's own tool cuts them (goose's
+    annotations), None where ferryman's splitter cuts the text (``split``)."""
 
     __slots__ = ("path", "kind", "direction", "text", "checksum", "directives", "problems",
-                 "signature")
+                 "signature", "statements")
 
     def __init__(self, path, kind, direction, text, signature=None, data=None):
         import hashlib  # off the status path
@@ -195,6 +209,28 @@ class Script:
         if control:
             self.problems.insert(0, control)
         self.signature = signature
+        self.statements = None
+
+    def split(self, dialect):
+        """The statements to run on ``dialect`` (a class). Where the file's tool cut
+        them (goose), each of its statements is cut again by the dialect: goose sends a
+        statement as one call, which may hold several (``INSERT ..; INSERT ..;`` on one
+        line); one the splitter cannot cut runs as goose would send it."""
+        if self.statements is None:
+            return dialect.split(self.text)
+        from .splitter import SplitError, Statement
+
+        out = []
+        for statement in self.statements:
+            try:
+                parts = dialect.split(statement.text)
+            except SplitError:
+                parts = [statement]
+            else:
+                parts = [Statement(p.text, p.line + statement.line - 1, p.words)
+                         for p in parts]
+            out.extend(parts)
+        return out
 
     @classmethod
     def read(cls, path, kind, direction):
@@ -226,6 +262,45 @@ class Script:
     @property
     def transactional(self):
         return "no-transaction" not in self.directives
+
+
+SECTIONED = ("dbmate", "goose")
+
+
+def _sections(format, whole):
+    """{direction: Script} of a single-file migration (dbmate, goose): each section
+    as its tool cuts it, with the whole file's checksum and problems, its line numbers
+    the file's, and ``no-transaction`` where the tool runs it outside a transaction."""
+    from . import formats
+
+    scripts = {}
+    if format == "dbmate":
+        found = formats.dbmate_sections(whole.text, whole.path)
+        for direction, sections in (("up", found.up), ("down", found.down)):
+            text = (sections[0].padded if len(sections) == 1
+                    else "\n".join(section.text for section in sections))
+            transactional = all(section.transaction for section in sections)
+            scripts[direction] = _section_script(whole, direction, text, transactional,
+                                                 found.problems)
+    else:
+        found = formats.goose_sections(whole.text, whole.path)
+        for direction, statements in (("up", found.up), ("down", found.down)):
+            script = _section_script(whole, direction,
+                                     "\n".join(st.text for st in statements),
+                                     found.transaction, found.problems)
+            script.statements = list(statements)
+            scripts[direction] = script
+    return scripts
+
+
+def _section_script(whole, direction, text, transactional, problems):
+    script = Script(whole.path, whole.kind, direction, text, whole.signature)
+    script.checksum = whole.checksum  # the file's: editing either section is an edit
+    # The file's problems once, with its up section (check_files reads both).
+    script.problems = list(whole.problems) + list(problems) if direction == "up" else []
+    if not transactional:
+        script.directives = dict(script.directives, **{"no-transaction": ""})
+    return script
 
 
 def control_character(text, path):
@@ -293,9 +368,10 @@ class Listing:
     ``phases`` the phase names in the order they run.
     """
 
-    __slots__ = ("migrations", "repeatables", "problems", "by_version", "phases")
+    __slots__ = ("migrations", "repeatables", "problems", "by_version", "phases", "formats")
 
     def __init__(self, migrations, problems, repeatables=(), phases=("core",)):
+        self.formats = {}  # {folder: (format, why)}: how each folder was read
         self.migrations = migrations
         self.repeatables = list(repeatables)
         self.problems = problems
@@ -316,7 +392,7 @@ _cache = {}
 _RACY_NS = 2_000_000_000  # a folder changed this recently may change again unseen
 
 
-def scan(phases, dialect=None):
+def scan(phases, dialect=None, format=None):
     """List the migrations of every phase folder, sorted by version.
 
     ``phases`` maps a phase name to a folder. Versions are unique across all of
@@ -332,13 +408,16 @@ def scan(phases, dialect=None):
         sub = os.path.join(folder, dialect) if dialect else None
         if sub and os.path.isdir(sub):
             folders.append((phase, sub, _mtime(sub), folder))
-    key = (dialect, tuple(folders))
+    key = (dialect, format, tuple(folders))
     cached = _cache.get(key)
     if cached is not None:
         return cached
-    migrations, repeatables, problems = [], [], []
+    migrations, repeatables, problems, formats = [], [], [], {}
     for phase, folder, _mtime_ns, root in folders:
-        found, again, folder_problems = _read_folder(phase, folder, root)
+        entries = _entries(folder)
+        formats[folder] = folder_format(folder, entries, format)
+        found, again, folder_problems = _read_folder(phase, folder, root, entries,
+                                                     formats[folder][0])
         migrations.extend(found)
         repeatables.extend(again)
         problems.extend(folder_problems)
@@ -348,6 +427,7 @@ def scan(phases, dialect=None):
     problems.extend(_duplicate_repeatables(repeatables))
     order = [p for p in PHASE_ORDER if p in phases] + [p for p in phases if p not in PHASE_ORDER]
     listing = Listing(_unique(migrations), problems, repeatables, order)
+    listing.formats = formats
     import time
 
     if all(time.time_ns() - mtime > _RACY_NS for _p, _f, mtime, _r in folders):
@@ -375,7 +455,32 @@ def _mtime(folder):
     return st.st_mtime_ns
 
 
-def _read_folder(phase, folder, root):
+def folder_format(folder, entries, configured=None):
+    """(format, why) of a folder: the configured one, else the one its names say
+    (core/formats.py ``detect``: reads the first lines of a few files only when the
+    names cannot tell dbmate's from goose's)."""
+    if configured and configured != "auto":
+        return configured, ["set in the configuration"]
+    names = [entry.name for entry in entries]
+    if all(SQL_NAME.match(n) or PY_NAME.match(n) or REPEATABLE_NAME.match(n)
+           or not looks_like_migration(n) for n in names):
+        return "ferryman", []  # the common case, decided without the format rules
+    from .formats import detect
+
+    def head(name):
+        with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as f:
+            return f.read(4096)
+
+    format, why = detect(names, head)
+    if format not in SECTIONED:
+        # golang-migrate's up/down files read as ferryman's (its rules for names that
+        # cannot be taken are in _naming_problem); name-ordered and Flyway folders are
+        # not run yet, so their files are named as problems in ferryman's words.
+        return "ferryman", why
+    return format, why
+
+
+def _read_folder(phase, folder, root, entries=None, format="ferryman"):
     """The migrations of one folder; ``root`` is its phase folder, which no link may
     leave (``folder`` itself, when it is the dialect's subfolder, included)."""
     ups, downs, repeatables, problems = {}, {}, [], []
@@ -385,14 +490,15 @@ def _read_folder(phase, folder, root):
         target = _outside(real_root, folder)
         if target:
             return [], [], [_link_problem(folder, target, root)]
-    for entry in _entries(folder):
+    filing = _file_away if format == "ferryman" else _filer(format)
+    for entry in entries if entries is not None else _entries(folder):
         filename = entry.name
         if not looks_like_migration(filename):
             continue
         path = os.path.join(folder, filename)
         problem, real_root = _entry_problem(entry, path, root, real_root)
         if problem is None:
-            problem = _file_away(phase, filename, path, ups, downs, repeatables)
+            problem = filing(phase, filename, path, ups, downs, repeatables)
         if problem is not None:
             problems.append(problem)
     problems.extend(_down_problems(ups, downs))
@@ -449,14 +555,43 @@ def _file_away(phase, filename, path, ups, downs, repeatables):
     return None
 
 
+def _filer(format):
+    """The filing function of another tool's format (core/formats.py reads the
+    names): golang-migrate's up and down files, dbmate's and goose's single files.
+    Name-ordered and Flyway folders identify migrations by a name or a dotted
+    version, which ferryman's version numbers cannot hold yet: their files are
+    problems that say so."""
+    from . import formats
+
+    def file_away(phase, filename, path, ups, downs, repeatables):
+        found = formats.parse_name(format, filename, path)
+        if found is None:
+            return None
+        if isinstance(found, str):  # a Problem
+            return found
+        if format in ("name", "flyway"):
+            return (f"{path}: this folder is in {format!r} format (migrations identified "
+                    f"by {'a name' if format == 'name' else 'a dotted version'}), which "
+                    "this ferryman does not run yet; run it with its own tool for now")
+        version = int(found.key)
+        if version > MAX_VERSION:
+            return f"{path}: version {found.version_text} is above {MAX_VERSION}"
+        entry = (found.title, "sql", path, format, found.version_text)
+        table = downs if found.direction == "down" else ups
+        table.setdefault(version, []).append(entry)
+        return None
+
+    return file_away
+
+
 def _pair(phase, ups, downs):
     """The up migrations, each with its version's down file when it is SQL."""
     migrations = []
     for version, entries in ups.items():
-        for name, kind, path in entries:
+        for name, kind, path, *more in entries:
             down = downs.get(version)
             down_path = down[0][2] if down and kind == "sql" else None
-            migrations.append(Migration(version, name, phase, kind, path, down_path))
+            migrations.append(Migration(version, name, phase, kind, path, down_path, *more))
     return migrations
 
 
@@ -467,11 +602,11 @@ def _down_problems(ups, downs):
     for version, entries in downs.items():
         if version not in ups:
             problems.extend(f"{path}: down migration without an up migration "
-                            f"(expected {version}_{name}.up.sql)" for name, _k, path in entries)
+                            f"(expected {version}_{name}.up.sql)" for name, _k, path, *_more in entries)
         elif len(entries) > 1:
             problems.append(f"version {version} has {len(entries)} down files: "
-                            + ", ".join(p for _n, _k, p in entries))
-        elif any(k == "python" for _n, k, _p in ups[version]) and len(ups[version]) == 1:
+                            + ", ".join(p for _n, _k, p, *_more in entries))
+        elif any(k == "python" for _n, k, _p, *_more in ups[version]) and len(ups[version]) == 1:
             problems.append(f"{entries[0][2]}: a Python migration has its down() in the "
                             "module; remove this file or the down() function")
     return problems

@@ -180,7 +180,8 @@ class ServiceReads:
             self._close_reader()
             reader = None
         if reader is None:
-            reader = StatusReader(s.url, s.require_phases(), prefix=s.table_prefix,
+            reader = StatusReader(s.url, s.require_phases(), format=s.format,
+                                  prefix=s.table_prefix,
                                   password=s.password, timeout=timeout,
                                   statement_timeout=None if sqlite else max(1.0, self.deadline))
             self._local.reader = reader

@@ -1,0 +1,121 @@
+"""Folders in dbmate's and goose's formats run unchanged: one file per migration,
+its up and down sections cut as the tool cuts them; a round trip (up, down to
+nothing, up) leaves the schema the files give when the database's own client runs the
+sections in the tool's order. A database the real dbmate migrated is adopted, and
+dbmate runs on after ferryman (the way back)."""
+
+import os
+import subprocess
+
+import pytest
+
+from helpers import query, sqlite_path, tables
+
+DBMATE = {
+    "20240101000000_users.sql": (
+        "-- migrate:up\n"
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n"
+        "INSERT INTO users (id, name) VALUES (1, 'semi;colon');\n\n"
+        "-- migrate:down\nDROP TABLE users;\n"),
+    "20240102000000_posts.sql": (
+        "-- migrate:up transaction:false\n"
+        "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER);\n"
+        "CREATE INDEX posts_user ON posts (user_id);\n\n"
+        "-- migrate:down\nDROP TABLE posts;\n"),
+}
+GOOSE = {
+    "00001_users.sql": (
+        "-- +goose Up\n"
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n"
+        "INSERT INTO users (name) VALUES ('a'); INSERT INTO users (name) VALUES ('b');\n"
+        "-- +goose Down\nDROP TABLE users;\n"),
+    "00002_audit.sql": (
+        "-- +goose Up\n"
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY, note TEXT);\n"
+        "-- +goose StatementBegin\n"
+        "CREATE TRIGGER users_audit AFTER INSERT ON users\n"
+        "BEGIN\n  INSERT INTO audit (note) VALUES (NEW.name);\nEND;\n"
+        "-- +goose StatementEnd\n"
+        "-- +goose Down\nDROP TABLE audit;\n"),
+}
+
+
+def dbmate_binary():
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.path.join(here, ".tools", "node_modules", ".bin", "dbmate")
+    if not os.path.exists(path):
+        if os.environ.get("CI"):
+            pytest.fail(f"dbmate is missing at {path}: run `make tools`")
+        pytest.skip("dbmate is not installed: `make tools`")
+    return path
+
+
+def dbmate(url, folder, *args):
+    if url.startswith("sqlite"):
+        target = f"sqlite:{sqlite_path(url)}"
+    else:
+        target = url + ("&" if "?" in url else "?") + "sslmode=disable"
+    return subprocess.run([dbmate_binary(), "--url", target, "--migrations-dir", folder,
+                           "--no-dump-schema", *args], capture_output=True, text=True,
+                          check=True)
+
+
+def _args(url, folder):
+    return ("--database-url", url, "--migrations", folder, "--no-backup")
+
+
+def test_a_dbmate_folder_runs_round_trips_and_says_its_format(cli, sqlite_url, migrations):
+    folder = migrations(DBMATE)
+    args = _args(sqlite_url, folder)
+    status = cli("status", "--json", "--database-url", sqlite_url, "--migrations", folder)
+    assert status.json()["format"] == "dbmate" and status.json()["pending_count"] == 2
+    assert cli("up", *args).code == 0
+    assert tables(sqlite_url) == ["posts", "users"]
+    assert query(sqlite_url, "SELECT name FROM users") == [("semi;colon",)]
+    plan = cli("down", "--dry-run", *args)
+    assert "outside a transaction" in plan.out or "DROP TABLE posts" in plan.out, plan
+    assert cli("goto", "none", *args).code == 0
+    assert tables(sqlite_url) == []
+    assert cli("up", *args).code == 0
+    assert tables(sqlite_url) == ["posts", "users"]
+
+
+def test_a_goose_folder_runs_its_statements_as_goose_cuts_them(cli, sqlite_url, migrations):
+    folder = migrations(GOOSE)
+    args = _args(sqlite_url, folder)
+    up = cli("up", *args)
+    assert up.code == 0, up
+    query(sqlite_url, "INSERT INTO users (name) VALUES ('c')")
+    assert query(sqlite_url, "SELECT note FROM audit") == [("c",)]  # the trigger works
+    assert [r[0] for r in query(sqlite_url, "SELECT name FROM users ORDER BY id")] == [
+        "a", "b", "c"]
+    assert cli("goto", "none", *args).code == 0
+    assert tables(sqlite_url) == []
+
+
+def test_a_goose_file_without_its_up_annotation_is_refused(cli, sqlite_url, migrations):
+    folder = migrations({**GOOSE, "00003_bad.sql": "-- +goose Down\nDROP TABLE x;\n"})
+    result = cli("validate", "--database-url", sqlite_url, "--migrations", folder)
+    assert result.code == 2, result
+    assert "00003_bad.sql" in result.err and "goose Up" in result.err
+
+
+def test_dbmate_up_then_ferryman_adopts_and_dbmate_runs_on(cli, db_url, migrations):
+    folder = migrations(DBMATE)
+    dbmate(db_url, folder, "up")
+    third = os.path.join(folder, "20240103000000_tags.sql")
+    with open(third, "w") as f:
+        f.write("-- migrate:up\nCREATE TABLE tags (id INTEGER PRIMARY KEY);\n"
+                "-- migrate:down\nDROP TABLE tags;\n")
+    up = cli("up", *_args(db_url, folder))
+    assert up.code == 0, up
+    assert "adopted dbmate schema_migrations" in up.out and "ran 1 migration" in up.out
+    assert sorted(r[0] for r in query(db_url, "SELECT version FROM schema_migrations")) == [
+        "20240101000000", "20240102000000", "20240103000000"]
+    # The way back: dbmate sees all three applied, rolls back the one ferryman ran.
+    status = dbmate(db_url, folder, "status", "--exit-code").stdout
+    assert "Pending: 0" in status, status
+    dbmate(db_url, folder, "rollback")
+    assert "tags" not in tables(db_url)
+    dbmate(db_url, folder, "up")
+    assert "tags" in tables(db_url)
