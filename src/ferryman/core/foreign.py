@@ -208,13 +208,7 @@ def _table(db, tool, name):
 
 def _columns(db, table):
     """{column name (lower case): declared type (lower case)} of an existing table."""
-    if db.name == "postgresql":
-        rows = db.query("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-                        "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
-                        (table.lookup,))
-    else:
-        rows = db.query("SELECT name, type FROM pragma_table_info(?)", (table.lookup,))
-    return {name.lower(): (kind or "").lower() for name, kind in rows}
+    return db.columns(table.lookup)
 
 
 def _fits(tool, columns):

@@ -233,6 +233,12 @@ class Dialect:
                 present.add(name)
         return present
 
+    def columns(self, table):
+        """{column name (lower case): declared type (lower case)} of ``table`` (as
+        ferryman's statements name it; on PostgreSQL ``schema.table`` too); {} when
+        there is no such table. A catalog read: never an error in an open transaction."""
+        raise NotImplementedError
+
     def has_other_tables(self, prefix):
         """Whether the database holds tables that are not ferryman's (named ``prefix``...):
         a database made by hand or by another tool, which `ferryman baseline` adopts."""

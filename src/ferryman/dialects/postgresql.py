@@ -208,6 +208,12 @@ class PostgreSQLDialect(Dialect):
                           "WHERE to_regclass(n) IS NOT NULL", (list(names),))
         return {row[0] for row in rows}
 
+    def columns(self, table):
+        rows = self.query("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                          "WHERE attrelid = to_regclass(%s) AND attnum > 0 "
+                          "AND NOT attisdropped", (table,))
+        return {name.lower(): (kind or "").lower() for name, kind in rows}
+
     def has_other_tables(self, prefix):
         # Tables in the schemas of the search_path (where an unqualified CREATE TABLE
         # goes), except ferryman's and those an extension owns (PostGIS's

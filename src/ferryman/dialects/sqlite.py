@@ -312,6 +312,10 @@ class SQLiteDialect(Dialect):
         found = {row[0] for row in rows}
         return {name for name in names if name.lower() in found}
 
+    def columns(self, table):
+        rows = self.query("SELECT name, type FROM pragma_table_info(?)", (table,))
+        return {name.lower(): (kind or "").lower() for name, kind in rows}
+
     def has_other_tables(self, prefix):
         # sqlite_* tables are SQLite's own (sqlite_sequence, sqlite_stat1).
         return bool(self.query(
