@@ -79,7 +79,7 @@ def test_upsert_inserts_then_updates(db, other):
 
 
 def test_columns_lists_a_table_s_columns_and_nothing_for_a_missing_one(engine, db):
-    db.execute(db.create_table("described", [("id", "id", None), ("Label", "varchar(255)",
+    db.execute(db.create_table("described", [("id", "id", None), ("label", "varchar(255)",
                                                                    None)]))
     db.begin()
     try:
@@ -87,6 +87,6 @@ def test_columns_lists_a_table_s_columns_and_nothing_for_a_missing_one(engine, d
         assert set(columns) == {"id", "label"}
         assert "char" in columns["label"] or "text" in columns["label"], columns
         assert db.columns("no_such_table") == {}
-        db.execute("INSERT INTO described (Label) VALUES ('still in the transaction')")
+        db.execute("INSERT INTO described (label) VALUES ('still in the transaction')")
     finally:
         db.rollback()
