@@ -18,8 +18,9 @@ a newer schema than it knows refuses to write.
 
 from ..errors import DamagedStateError, SchemaVersionError
 from ..text import iso, ms
+from .versions import decode, label, storage
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # ferryman's tables: {suffix: columns}, a column being (name, kind, constraint). Each
 # dialect writes the DDL (Dialect.create_table) with its types for the kinds (TYPES).
@@ -62,6 +63,15 @@ UPGRADES = {
         ("name", "varchar(255)", "PRIMARY KEY"), ("phase", "varchar(32)", "NOT NULL"),
         ("checksum", "varchar(64)", "NOT NULL"), ("body", "text", "NOT NULL"),
         ("applied_at", "timestamp", "NOT NULL"), ("run_id", "varchar(40)", "NOT NULL")]},
+}
+# schema_version -> the columns that version added to existing tables. 3: a version
+# that is not a number (a name-ordered folder's name, Flyway's 17.1) is kept as its
+# label beside the number that keys the row (core/versions.py).
+COLUMN_UPGRADES = {
+    3: {"migrations": [("label", "varchar(255)", "")],
+        "history": [("label", "varchar(255)", "")],
+        "runs": [("from_label", "varchar(255)", ""), ("to_label", "varchar(255)", "")],
+        "backups": [("migration_label", "varchar(255)", "")]},
 }
 
 
@@ -150,6 +160,7 @@ class History:
         self.p = prefix
         self._marker = db.placeholder
         self.keeping = None  # {"tool", "table"} of the other tool's table kept (prepare)
+        self.labels = True  # the tables have schema 3's label columns (read_state, prepare)
         self._foreign_dirty = None  # the version last marked dirty in it
 
     def sql(self, text):
@@ -214,10 +225,12 @@ class History:
         if last_backup is _UNREADABLE:
             last_backup = None
         applied = []
+        self.labels = self._labelled(schema)
         if "migrations" in present:
-            applied = [Applied(*row) for row in self.db.query(self.sql(
-                "SELECT version, name, phase, kind, checksum, applied_at, run_id "
-                "FROM {p}migrations ORDER BY version"))]
+            rows = self.db.query(self.sql(
+                "SELECT version, name, phase, kind, checksum, applied_at, run_id"
+                + (", label" if self.labels else ", NULL") + " FROM {p}migrations"))
+            applied = [Applied(decode(row[0], row[7]), *row[1:7]) for row in rows]
         repeatables = {}
         if "repeatables" in present:
             repeatables = {name: (checksum, body) for name, checksum, body in self.db.query(
@@ -284,10 +297,19 @@ class History:
         two agree unless something else changed one of them."""
         changes = ", ".join(f"'{d}'" for d in _ADDS + _REMOVES)
         rows = self.db.query(self.sql(
-            "SELECT version, direction FROM {p}history WHERE id IN (SELECT max(id) FROM "
+            "SELECT version, direction" + (", label" if self.labels else ", NULL")
+            + " FROM {p}history WHERE id IN (SELECT max(id) FROM "
             f"{{p}}history WHERE outcome = 'ok' AND version IS NOT NULL AND direction IN "
             f"({changes}) GROUP BY version)"))
-        return {version for version, direction in rows if direction in _ADDS}
+        return {decode(version, text) for version, direction, text in rows
+                if direction in _ADDS}
+
+    def _labelled(self, schema):
+        """Whether the tables have schema 3's label columns: by the schema version, or,
+        where it cannot be read (damaged tables), by looking."""
+        if schema is not None:
+            return schema >= 3
+        return "label" in self.db.columns(self.p + "migrations")
 
     def _check_tables(self, state, present, problems):
         """Each table that should be here is; the applied migrations and the history
@@ -359,12 +381,15 @@ class History:
         """History rows, newest first."""
         where, params = "", ()
         if version is not None:
-            where, params = " WHERE version = ?", (version,)
+            where, params = " WHERE version = ?", (storage(version),)
+        labels = self._labelled(None)
         rows = self.db.query(self.sql(
             "SELECT id, run_id, version, name, phase, kind, checksum, direction, started_at, "
-            "finished_at, duration_ms, applied_by, ferryman_version, outcome, error "
-            f"FROM {{p}}history{where} ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit
-                                                           else "")), params)
+            "finished_at, duration_ms, applied_by, ferryman_version, outcome, error"
+            + (", label" if labels else ", NULL") +
+            f" FROM {{p}}history{where} ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit
+                                                            else "")), params)
+        rows = [(*row[:2], decode(row[2], row[15]), *row[3:15]) for row in rows]
         keys = ("id", "run_id", "version", "name", "phase", "kind", "checksum", "direction",
                 "started_at", "finished_at", "duration_ms", "applied_by",
                 "ferryman_version", "outcome", "error")
@@ -383,10 +408,14 @@ class History:
         return {r["backup_id"] for r in self.runs(limit=1) if r.get("backup_id")}
 
     def runs(self, limit=20):
+        labels = self._labelled(None)
         rows = self.db.query(self.sql(
             "SELECT id, command, started_at, finished_at, applied_by, ferryman_version, "
-            "from_version, to_version, outcome, backup_id, message FROM {p}runs "
+            "from_version, to_version, outcome, backup_id, message"
+            + (", from_label, to_label" if labels else ", NULL, NULL") + " FROM {p}runs "
             f"ORDER BY started_at DESC LIMIT {int(limit)}"))
+        rows = [(*row[:6], decode(row[6], row[11]), decode(row[7], row[12]), *row[8:11])
+                for row in rows]
         keys = ("id", "command", "started_at", "finished_at", "applied_by",
                 "ferryman_version", "from_version", "to_version", "outcome", "backup_id",
                 "message")
@@ -428,7 +457,20 @@ class History:
             self._create(_TABLES_1, _INDEXES_1)
         for version in range((known or 1) + 1, SCHEMA_VERSION + 1):
             self._create(UPGRADES.get(version, {}))
+            self._add_columns(COLUMN_UPGRADES.get(version, {}))
         self.set_meta("schema_version", str(SCHEMA_VERSION))
+        self.labels = True
+
+    def _add_columns(self, tables):
+        """Add the columns ``tables`` ({suffix: columns}) lists that are missing: an
+        upgrade, or the repair of tables some of which an older ferryman made."""
+        for table, columns in tables.items():
+            have = self.db.columns(self.p + table)
+            for name, kind, constraint in columns:
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE {self.p}{table} ADD COLUMN "
+                                    f"{self.db.quote(name)} {self.db.column_type(kind)}"
+                                    + (f" {constraint}" if constraint else ""))
 
     def _create(self, tables, indexes=()):
         """Create ferryman's ``tables`` ({suffix: columns}) and ``indexes`` that are
@@ -453,19 +495,24 @@ class History:
         from datetime import datetime
 
         created = datetime.fromisoformat(manifest["created_at"].replace("Z", "+00:00"))
+        number, text = _stored(manifest.get("migration_version"))
         self.db.execute(self.sql(
             "INSERT INTO {p}backups (id, created_at, path, size, sha256, reason, "
-            "migration_version, host, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            "migration_version, host, run_id, migration_label) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
             (manifest["id"], self.db.timestamp(created), manifest["path"], manifest["size"],
-             manifest["sha256"], manifest.get("reason"), manifest.get("migration_version"),
-             manifest.get("host"), manifest.get("run_id")))
+             manifest["sha256"], manifest.get("reason"), number,
+             manifest.get("host"), manifest.get("run_id"), text))
         summary = {k: manifest.get(k) for k in ("id", "path", "created_at", "size", "host")}
         self.set_meta("last_backup", json.dumps(summary, sort_keys=True))
 
     def backups(self):
+        labels = self._labelled(None)
         rows = self.db.query(self.sql(
             "SELECT id, created_at, path, size, sha256, reason, migration_version, host, "
-            "run_id FROM {p}backups ORDER BY created_at DESC"))
+            "run_id" + (", migration_label" if labels else ", NULL")
+            + " FROM {p}backups ORDER BY created_at DESC"))
+        rows = [(*row[:6], decode(row[6], row[9]), *row[7:9]) for row in rows]
         keys = ("id", "created_at", "path", "size", "sha256", "reason", "migration_version",
                 "host", "run_id")
         return [dict(zip(keys, row), created_at=iso(row[1])) for row in rows]
@@ -485,26 +532,28 @@ class History:
                                  "WHERE outcome = 'running'"))
         self.db.execute(self.sql(
             "INSERT INTO {p}runs (id, command, started_at, applied_by, ferryman_version, "
-            "from_version, outcome, backup_id) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)"),
+            "from_version, outcome, backup_id, from_label) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)"),
             (run.id, run.command, self.db.timestamp(run.started_at), who(), _version(),
-             run.from_version, run.backup_id))
+             *_stored(run.from_version)[:1], run.backup_id, _stored(run.from_version)[1]))
 
     def finish_run(self, run, outcome, message=None, *, exists=True):
         """Record the run's end; ``exists`` is False when its row was rolled back."""
         if exists:
             self.db.execute(self.sql(
                 "UPDATE {p}runs SET finished_at = ?, to_version = ?, outcome = ?, "
-                "message = ?, backup_id = ? WHERE id = ?"),
-                (self.db.timestamp(run.finished_at), run.to_version, outcome, message,
-                 run.backup_id, run.id))
+                "message = ?, backup_id = ?, to_label = ? WHERE id = ?"),
+                (self.db.timestamp(run.finished_at), _stored(run.to_version)[0], outcome,
+                 message, run.backup_id, _stored(run.to_version)[1], run.id))
             return
         self.db.execute(self.sql(
             "INSERT INTO {p}runs (id, command, started_at, finished_at, applied_by, "
-            "ferryman_version, from_version, to_version, outcome, message, backup_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            "ferryman_version, from_version, to_version, outcome, message, backup_id, "
+            "from_label, to_label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
             (run.id, run.command, self.db.timestamp(run.started_at),
-             self.db.timestamp(run.finished_at), who(), _version(), run.from_version,
-             run.to_version, outcome, message, run.backup_id))
+             self.db.timestamp(run.finished_at), who(), _version(),
+             _stored(run.from_version)[0], _stored(run.to_version)[0], outcome, message,
+             run.backup_id, _stored(run.from_version)[1], _stored(run.to_version)[1]))
 
     def record(self, entries, apply=True):
         """Write history rows and the state changes they imply, in one batch; with
@@ -514,10 +563,11 @@ class History:
         self.db.executemany(self.sql(
             "INSERT INTO {p}history (run_id, version, name, phase, kind, checksum, direction, "
             "started_at, finished_at, duration_ms, applied_by, ferryman_version, outcome, "
-            "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-            [(e.run_id, e.version, e.name, e.phase, e.kind, e.checksum, e.direction,
+            "error, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            [(e.run_id, storage(e.version), e.name, e.phase, e.kind, e.checksum, e.direction,
               self.db.timestamp(e.started_at), self.db.timestamp(e.finished_at),
-              e.duration_ms, who(), _version(), e.outcome, e.error) for e in entries])
+              e.duration_ms, who(), _version(), e.outcome, e.error, label(e.version))
+             for e in entries])
         if not apply:
             return
         done = [e for e in entries if e.outcome == "ok"]
@@ -583,16 +633,28 @@ class History:
     def remove_applied(self, versions):
         if versions:
             self.db.executemany(self.sql("DELETE FROM {p}migrations WHERE version = ?"),
-                                [(v,) for v in versions])
+                                [(storage(v),) for v in versions])
 
     def add_applied(self, entries):
         """Rows of the migrations table, from the entries that applied them."""
         if entries:
             self.db.executemany(self.sql(
                 "INSERT INTO {p}migrations (version, name, phase, kind, checksum, applied_at, "
-                "run_id) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-                [(e.version, e.name, e.phase, e.kind, e.checksum,
-                  self.db.timestamp(e.finished_at), e.run_id) for e in entries])
+                "run_id, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                [(storage(e.version), e.name, e.phase, e.kind, e.checksum,
+                  self.db.timestamp(e.finished_at), e.run_id, label(e.version))
+                 for e in entries])
+
+
+def _stored(version):
+    """(number, label) of a version for the runs and backups tables: a keyed version
+    (core/versions.py) by its label, a version that is text from a backup's manifest
+    (JSON) by nothing but the text it cannot be told from."""
+    if version is None or isinstance(version, bool):
+        return None, None
+    if isinstance(version, int) or label(version) is not None:
+        return storage(version), label(version)
+    return None, None
 
 
 _ADDS = ("up", "baseline", "force-up")
