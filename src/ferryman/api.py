@@ -86,7 +86,26 @@ class Migrator:
         self.engine.close()
 
     def history(self, limit=None, version=None) -> list[HistoryEntry]:
+        """History rows, newest first; ``version``: only that migration's (a number, or
+        a name or Flyway version where the folder has those)."""
+        if version is not None and not isinstance(version, int):
+            version = self._version_of(str(version).strip())
         return [HistoryEntry(**row) for row in self.engine.entries(limit, version)]
+
+    def _version_of(self, text):
+        """The version ``text`` names, whether or not its file is still there."""
+        listing = self.engine.listing(check=False)
+        if listing.key_kind is not None:
+            from .core.versions import parse
+
+            try:
+                return parse(text, listing.key_kind)
+            except ValueError as exc:
+                raise InputError(f"--version {text}: {exc}") from None
+        if not text.isdigit() or int(text) > 2**63 - 1:
+            raise InputError(f"--version {text}: must be a whole number, 0 or more, up to "
+                             f"{2**63 - 1}")
+        return int(text)
 
     def validate(self) -> Validation:
         """Check every file, then the applied migrations' checksums. Read-only.

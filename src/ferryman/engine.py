@@ -407,6 +407,8 @@ def write_adoption(history, state, adoption):
                    for m in adoption.migrations]
         h.record(entries, apply=False)
         h.add_applied(entries)
+        h.add_repeatables([Entry(run.id, r, "baseline", moment, moment, checksum=r.checksum,
+                                 body=r.script("up").text) for r in adoption.repeatables])
         h.set_meta("foreign", json.dumps(adoption.record(), sort_keys=True))
         run.finished_at = now()
         run.to_version = adoption.migrations[-1].version if adoption.migrations else None

@@ -150,7 +150,8 @@ def status_dict(url, listing, state):
             for a in state.applied],
         "pending": [
             {"version": m.version, "name": m.name, "phase": m.phase,
-             "out_of_order": m.version is not None and m.version < highest.get(m.phase, 0)}
+             "out_of_order": m.version is not None and m.phase in highest
+                             and m.version < highest[m.phase]}
             for m in pending],
         "problems": problems,
         "hint": hint,

@@ -74,7 +74,8 @@ def cmd_status(params, out):
             out.line(f"                 database said: {dirty['error']}")
     pending = data["pending"]
     out.line(f"pending          {len(pending)}" + (": " + ", ".join(
-        f"{p['version']} {p['name']}" for p in pending[:5]) + (" ..." if len(pending) > 5
+        f"{'R' if p['version'] is None else p['version']} {p['name']}"
+        for p in pending[:5]) + (" ..." if len(pending) > 5
                                                                  else "") if pending else ""))
     out.line(f"last backup      {data['last_backup'] or 'none'}")
     missing = [a for a in data["applied"] if a["missing"]]

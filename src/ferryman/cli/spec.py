@@ -186,7 +186,7 @@ COMMANDS = {c.name: c for c in [
     Command("history", "Show every migration ever run here, newest first.",
             "ferryman history --limit 20 --json",
             [Opt("limit", ("--limit",), "int", "at most this many rows", "N"),
-             Opt("version", ("--version",), "int", "only this migration", "VERSION"),
+             Opt("version", ("--version",), "version", "only this migration", "VERSION"),
              JSON]),
     Command("maintain", "Run a maintenance task: analyze, vacuum, reindex, refresh or purge.",
             "ferryman maintain purge --table letters --column deleted_at --days 30",

@@ -1,5 +1,5 @@
-"""Adopting another tool's state: what a database golang-migrate, dbmate or goose
-migrated has applied, as ferryman's migrations of the same folder.
+"""Adopting another tool's state: what a database golang-migrate, dbmate, goose or
+Flyway migrated has applied, as ferryman's migrations of the same folder.
 
 Pure: it takes the listing (core/source.py) and what core/foreign.py read, and says
 which migrations to record as applied, or why a person must look first. The engine
@@ -7,7 +7,8 @@ writes it (``Engine.adopt``), on the first run against such a database or throug
 ``ferryman adopt``; nothing runs that the other tool applied.
 """
 
-from ..errors import DatabaseAheadError, DirtyError, MissingMigrationError, StateError
+from ..errors import (ChecksumError, DatabaseAheadError, DirtyError, MissingMigrationError,
+                      StateError)
 
 # How each tool is told that a failed migration was repaired by hand.
 _REPAIR = {
@@ -17,17 +18,21 @@ _REPAIR = {
 # The tools whose table ferryman keeps up to date by default once adopted: their
 # tables say only which versions are applied, which ferryman knows exactly.
 KEPT_BY_DEFAULT = ("golang-migrate", "dbmate")
+# The tools whose table ferryman can keep up to date at all (keep_foreign_state).
+KEPT = ("golang-migrate", "dbmate", "goose")
 
 
 class Adoption:
     """What adopting ``found`` (a foreign.ForeignState) records: ``migrations`` of the
-    listing, as applied; ``keep``: whether ferryman keeps the tool's table up to date
-    from now on (keep_foreign_state)."""
+    listing, as applied; ``repeatables``: Flyway's repeatable migrations applied as the
+    files now stand (the others run again, as Flyway would run them); ``keep``: whether
+    ferryman keeps the tool's table up to date from now on (keep_foreign_state)."""
 
-    __slots__ = ("found", "migrations", "keep")
+    __slots__ = ("found", "migrations", "keep", "repeatables")
 
-    def __init__(self, found, migrations, keep):
+    def __init__(self, found, migrations, keep, repeatables=()):
         self.found, self.migrations, self.keep = found, migrations, keep
+        self.repeatables = list(repeatables)
 
     @property
     def tool(self):
@@ -82,9 +87,51 @@ def choose(found, listing, keep=None):
                  f"with {_REPAIR.get(state.tool, state.tool + '`s own command')}, then "
                  "run ferryman again")
     migrations = _applied(state, listing)
+    repeatables = []
+    if state.tool == "flyway":
+        _check_flyway_checksums(state, listing)
+        repeatables = _flyway_repeatables(state, listing)
     if keep is None:
         keep = state.tool in KEPT_BY_DEFAULT
-    return Adoption(state, migrations, keep)
+    elif keep and state.tool not in KEPT:
+        raise StateError(f"keep_foreign_state: ferryman cannot keep {state.tool}'s table "
+                         "up to date (only golang-migrate's, dbmate's and goose's)",
+                         hint="set keep_foreign_state = false, and run ferryman only from "
+                              "now on")
+    return Adoption(state, migrations, keep, repeatables)
+
+
+def _check_flyway_checksums(state, listing):
+    """Flyway's CRC32 of each applied file, compared with the file as it is now: an
+    edited applied migration needs a person (as `flyway validate` says)."""
+    from .formats import flyway_checksum
+
+    by_text = {str(m.version): m for m in listing.migrations}
+    edited = []
+    for applied in state.applied:
+        migration = by_text.get(applied.version)
+        if migration is None or applied.checksum is None:
+            continue
+        now = flyway_checksum(migration.script("up").text)
+        if now != applied.checksum:
+            edited.append(f"{migration.path}: Flyway applied it with checksum "
+                          f"{applied.checksum}, the file now has {now}")
+    if edited:
+        raise ChecksumError(
+            f"{state.summary()}: {len(edited)} applied migration"
+            f"{'s were' if len(edited) > 1 else ' was'} edited after Flyway applied "
+            f"{'them' if len(edited) > 1 else 'it'}:\n  " + "\n  ".join(edited),
+            hint="restore the files as they were (git checkout), or run `flyway repair` "
+                 "if the edit is intended, then run ferryman again")
+
+
+def _flyway_repeatables(state, listing):
+    """The repeatable migrations Flyway applied in the form the files have now."""
+    from .formats import flyway_checksum
+
+    applied = {a.description: a.checksum for a in state.applied if a.version is None}
+    return [r for r in listing.repeatables
+            if r.name in applied and applied[r.name] == flyway_checksum(r.script("up").text)]
 
 
 def _applied(state, listing):
@@ -96,12 +143,20 @@ def _applied(state, listing):
         if current not in listing.by_version:
             _missing(listing, [state.current], state)
         return [m for m in listing.migrations if m.version <= current]
+    found = []
+    if state.baseline is not None and listing.key_kind == "flyway":
+        from .versions import FlywayKey
+
+        baseline = FlywayKey(state.baseline)  # Flyway counts what it covers as applied
+        found = [m for m in listing.migrations if m.version <= baseline]
     by_text = {}
     for m in listing.migrations:
         by_text.setdefault(_text(m), m)
         by_text.setdefault(str(m.version), m)
-    found, missing = [], []
+    missing = []
     for text in state.versions:
+        if state.baseline is not None and text == state.baseline:
+            continue
         migration = by_text.get(text)
         if migration is None and text.isdigit():
             migration = listing.by_version.get(int(text))
@@ -116,7 +171,8 @@ def _missing(listing, versions, state):
                                           if len(versions) > 10 else "")
     head = listing.head
     numbers = [_number(v) for v in versions]
-    if head is None or all(n is not None and n > head for n in numbers):
+    if head is None or (listing.key_kind is None
+                        and all(n is not None and n > head for n in numbers)):
         raise DatabaseAheadError(
             f"{state.summary()}: it has {shown} applied, and the newest migration here is "
             f"{head if head is not None else 'none'}",

@@ -449,7 +449,8 @@ class History:
             state.newer = state.newer or state.schema_version
             raise state.error()
         foreign = state.foreign or {}
-        self.keeping = foreign if foreign.get("keep") and foreign.get("tool") else None
+        self.keeping = foreign if foreign.get("keep") and foreign.get("tool") in (
+            "golang-migrate", "dbmate", "goose") else None
         known = None if state.problems else state.schema_version
         if known == SCHEMA_VERSION:
             return
@@ -577,13 +578,7 @@ class History:
         if again:
             # Applied or rolled back, a repeatable ends with the body that ran last;
             # rolled back to nothing (it was new), it is forgotten.
-            self.db.executemany(self.sql("DELETE FROM {p}repeatables WHERE name = ?"),
-                                [(e.name,) for e in again])
-            self.db.executemany(self.sql(
-                "INSERT INTO {p}repeatables (name, phase, checksum, body, applied_at, run_id) "
-                "VALUES (?, ?, ?, ?, ?, ?)"),
-                [(e.name, e.phase, e.checksum, e.body, self.db.timestamp(e.finished_at),
-                  e.run_id) for e in again if e.body])
+            self.add_repeatables(again)
         self.remove_applied([e.version for e in removed])
         self.add_applied(applied)
         if self.keeping and (applied or removed):
@@ -629,6 +624,18 @@ class History:
             if own:
                 self.db.rollback()
             raise
+
+    def add_repeatables(self, entries):
+        """The repeatables table says each entry's body is what stands in the database
+        now (none: forgotten)."""
+        if entries:
+            self.db.executemany(self.sql("DELETE FROM {p}repeatables WHERE name = ?"),
+                                [(e.name,) for e in entries])
+            self.db.executemany(self.sql(
+                "INSERT INTO {p}repeatables (name, phase, checksum, body, applied_at, run_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)"),
+                [(e.name, e.phase, e.checksum, e.body, self.db.timestamp(e.finished_at),
+                  e.run_id) for e in entries if e.body])
 
     def remove_applied(self, versions):
         if versions:

@@ -49,6 +49,21 @@ def resolve(listing, value, what="version"):
     if value is NOTHING or (isinstance(value, str) and value.strip().lower() == "none"):
         return NOTHING
     version = value
+    if listing.key_kind is not None:  # names or Flyway versions (core/versions.py)
+        from .versions import parse
+
+        try:
+            version = parse(str(value).strip(), listing.key_kind)
+        except ValueError:
+            version = None
+        if version in listing.by_version:
+            return version
+        if str(value).strip() == "0":
+            return NOTHING
+        raise InputError(f"{what} {value}: not a migration of this folder; give "
+                         f"{'a name' if listing.key_kind == 'name' else 'a Flyway version'}"
+                         " from it, or `none` for nothing applied",
+                         hint="`ferryman status` lists the versions")
     if isinstance(value, str):
         text = value.strip()
         if not text.isdigit():  # isdigit: no sign, no spaces, no underscores

@@ -83,8 +83,9 @@ class Migration:
         self.down_path = down_path
         self._scripts = {}
         self._compiled = {}
-        # A single-file format (dbmate, goose): both directions are sections of ``path``.
-        self.format = format if format in SECTIONED else None
+        # The folder's format when it is not ferryman's; in a single-file format
+        # (dbmate, goose) both directions are sections of ``path``.
+        self.format = format
         self.version_text = version_text  # as the file name writes it (dbmate: 001)
 
     @property
@@ -95,7 +96,7 @@ class Migration:
     def has_down(self):
         if self.kind == "python":
             return _PY_DOWN.search(self.script("up").text) is not None
-        if self.format is not None:
+        if self.format in SECTIONED:
             down = self.script("down")
             return bool(down.statements) if down.statements is not None else bool(
                 down.text.strip())
@@ -103,12 +104,17 @@ class Migration:
 
     def script(self, direction):
         """The up or down script, read and hashed once. Raises OSError/UnicodeError."""
-        if self.format is not None and direction not in self._scripts:
+        if self.format in SECTIONED and direction not in self._scripts:
             whole = Script.read(self.path, self.kind, "up")
             self._scripts.update(_sections(self.format, whole))
         if direction not in self._scripts:
             path = self.path if direction == "up" or self.kind == "python" else self.down_path
-            self._scripts[direction] = Script.read(path, self.kind, direction)
+            script = Script.read(path, self.kind, direction)
+            if self.format == "flyway":  # Flyway replaces ${...}; ferryman does not
+                from .formats import flyway_placeholders
+
+                script.problems.extend(flyway_placeholders(script.text, path))
+            self._scripts[direction] = script
         return self._scripts[direction]
 
     def refresh(self):
@@ -368,10 +374,13 @@ class Listing:
     ``phases`` the phase names in the order they run.
     """
 
-    __slots__ = ("migrations", "repeatables", "problems", "by_version", "phases", "formats")
+    __slots__ = ("migrations", "repeatables", "problems", "by_version", "phases", "formats",
+                 "key_kind")
 
     def __init__(self, migrations, problems, repeatables=(), phases=("core",)):
         self.formats = {}  # {folder: (format, why)}: how each folder was read
+        # "name" or "flyway" when versions are core/versions.py keys, None for numbers
+        self.key_kind = None
         self.migrations = migrations
         self.repeatables = list(repeatables)
         self.problems = problems
@@ -421,6 +430,13 @@ def scan(phases, dialect=None, format=None):
         migrations.extend(found)
         repeatables.extend(again)
         problems.extend(folder_problems)
+    kinds = {getattr(m.version, "kind", None) for m in migrations}
+    if len(kinds) > 1:
+        shown = ", ".join(f"{folder} ({format})" for folder, (format, _w) in formats.items())
+        raise ConfigError(f"the migration folders mix numbered versions with names or "
+                          f"Flyway versions: {shown}",
+                          hint="give every folder of this database one format (format = "
+                               "... in the configuration)")
     migrations.sort(key=lambda m: m.version)
     repeatables.sort(key=lambda r: r.name)
     problems.extend(_duplicates(migrations))
@@ -428,6 +444,7 @@ def scan(phases, dialect=None, format=None):
     order = [p for p in PHASE_ORDER if p in phases] + [p for p in phases if p not in PHASE_ORDER]
     listing = Listing(_unique(migrations), problems, repeatables, order)
     listing.formats = formats
+    listing.key_kind = kinds.pop() if kinds else None
     import time
 
     if all(time.time_ns() - mtime > _RACY_NS for _p, _f, mtime, _r in folders):
@@ -472,10 +489,12 @@ def folder_format(folder, entries, configured=None):
             return f.read(4096)
 
     format, why = detect(names, head)
-    if format not in SECTIONED:
+    if format in ("golang-migrate", "name"):
         # golang-migrate's up/down files read as ferryman's (its rules for names that
-        # cannot be taken are in _naming_problem); name-ordered and Flyway folders are
-        # not run yet, so their files are named as problems in ferryman's words.
+        # cannot be taken are in _naming_problem). A name-ordered folder identifies
+        # migrations by name, which would make a numbered folder's applied versions
+        # unknown: it is read so only when the configuration says format = "name";
+        # otherwise the names ferryman refuses say so.
         return "ferryman", why
     return format, why
 
@@ -557,11 +576,11 @@ def _file_away(phase, filename, path, ups, downs, repeatables):
 
 def _filer(format):
     """The filing function of another tool's format (core/formats.py reads the
-    names): golang-migrate's up and down files, dbmate's and goose's single files.
-    Name-ordered and Flyway folders identify migrations by a name or a dotted
-    version, which ferryman's version numbers cannot hold yet: their files are
-    problems that say so."""
+    names): golang-migrate's up and down files, dbmate's and goose's single files, a
+    name-ordered folder's up and down files (identified by name), Flyway's V, U (its
+    undo: the down) and R files (identified by a Flyway version, core/versions.py)."""
     from . import formats
+    from .versions import FlywayKey, NameKey
 
     def file_away(phase, filename, path, ups, downs, repeatables):
         found = formats.parse_name(format, filename, path)
@@ -569,13 +588,21 @@ def _filer(format):
             return None
         if isinstance(found, str):  # a Problem
             return found
-        if format in ("name", "flyway"):
-            return (f"{path}: this folder is in {format!r} format (migrations identified "
-                    f"by {'a name' if format == 'name' else 'a dotted version'}), which "
-                    "this ferryman does not run yet; run it with its own tool for now")
-        version = int(found.key)
-        if version > MAX_VERSION:
-            return f"{path}: version {found.version_text} is above {MAX_VERSION}"
+        if found.kind == "repeatable":
+            repeatables.append(Repeatable(found.title, phase, path))
+            return None
+        if found.kind == "baseline":
+            return (f"{path}: a Flyway baseline migration (B...): ferryman does not run "
+                    "them (rename it V... if it is a migration to run, or record the "
+                    "schema it makes with `ferryman baseline VERSION`)")
+        if format == "name":
+            version = NameKey(found.key)
+        elif format == "flyway":
+            version = FlywayKey(found.version_text)
+        else:
+            version = int(found.key)
+            if version > MAX_VERSION:
+                return f"{path}: version {found.version_text} is above {MAX_VERSION}"
         entry = (found.title, "sql", path, format, found.version_text)
         table = downs if found.direction == "down" else ups
         table.setdefault(version, []).append(entry)
