@@ -97,8 +97,8 @@ def test_the_schema_is_what_the_client_makes_of_the_files_in_name_order(named, d
     if on_pg:
         query(f"{server}/postgres", f'CREATE DATABASE "{name}_ref"')
     try:
-        for name in sorted(n for n in NAMED if n.endswith(("up.sql",))):
-            apply_with_client(reference, NAMED[name])
+        for file in sorted(n for n in NAMED if n.endswith("up.sql")):
+            apply_with_client(reference, NAMED[file])
         for table in ("base", "a", "b", "tags"):
             assert columns(db_url, table) == columns(reference, table)
     finally:
