@@ -17,8 +17,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PER_SERVICE = {
     "ferryman_up": ("1 if the service's database answered, else 0.", None),
     "ferryman_current_version": (
-        "The highest applied migration version (0: none applied).",
-        lambda s: s["current_version"] or 0),
+        "The highest applied migration version (-1: none applied; left out where "
+        "versions are names or Flyway versions).",
+        lambda s: _version_number(s["current_version"])),
     "ferryman_dirty": ("1 if a migration started and neither finished nor rolled back.",
                        lambda s: int(s["dirty"])),
     "ferryman_pending_migrations": ("Migrations not applied yet.",
@@ -76,3 +77,11 @@ def _number(value):
 
 def escape(value):
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _version_number(version):
+    """A version as a gauge's number: -1 for none applied (golang-migrate's NilVersion,
+    since 0 is a version), None (left out) for a name or a Flyway version."""
+    if version is None:
+        return -1
+    return version if isinstance(version, int) else None
