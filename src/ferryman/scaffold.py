@@ -31,6 +31,15 @@ SQL_DOWN = """\
 
 """
 
+# One file per migration, as dbmate and goose write theirs (``dbmate new``,
+# ``goose create NAME sql``).
+SINGLE = {
+    "dbmate": "-- migrate:up\n\n\n-- migrate:down\n\n",
+    "goose": "-- +goose Up\n-- +goose StatementBegin\nSELECT 'up SQL query';\n"
+             "-- +goose StatementEnd\n\n-- +goose Down\n-- +goose StatementBegin\n"
+             "SELECT 'down SQL query';\n-- +goose StatementEnd\n",
+}
+
 PY_TEMPLATE = '''\
 """{name}."""
 
@@ -93,14 +102,24 @@ def ignore_generated(directory):
     return path
 
 
-def new_migration(folder, name, *, python=False, sequence=None):
-    """Create the files of a new migration; return their paths."""
+def new_migration(folder, name, *, python=False, sequence=None, format=None):
+    """Create the files of a new migration, in the folder's format (configured, or
+    read from its names: core/source.py folder_format); return their paths."""
     title = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
     if not title:
         raise InputError(f"{name!r} makes no file name; use letters and digits")
     if not os.path.isdir(folder):
         raise ConfigError(f"migrations folder {folder} does not exist",
                           hint="run `ferryman init` first")
+    from .core.source import folder_format
+
+    with os.scandir(folder) as entries:
+        format, _why = folder_format(folder, sorted(entries, key=lambda e: e.name), format)
+    if python and format not in ("ferryman", "golang-migrate"):
+        raise InputError(f"a Python migration in a {format} folder would be read by "
+                         "ferryman only", hint="drop --python, or use ferryman's format")
+    if format in SINGLE or format == "flyway":
+        return [_new_file(folder, format, title, sequence)]
     version = _next_version(folder, sequence)
     if python:
         paths = [os.path.join(folder, f"{version}_{title}.py")]
@@ -115,10 +134,32 @@ def new_migration(folder, name, *, python=False, sequence=None):
     return paths
 
 
-def _next_version(folder, sequence):
+def _new_file(folder, format, title, sequence):
+    """A dbmate, goose or Flyway migration: one file, named as that tool names it."""
+    if format == "flyway":
+        from .core.formats import parse_name
+
+        majors = []
+        for filename in os.listdir(folder):
+            found = parse_name("flyway", filename)
+            if not isinstance(found, (str, type(None))) and found.kind != "repeatable":
+                majors.append(int(found.version_text.replace("_", ".").split(".")[0]))
+        path = os.path.join(folder, f"V{max(majors, default=0) + 1}__{title}.sql")
+        text = f"-- {title}: the change, as Flyway runs it (V...__ files have no down).\n\n"
+    else:
+        path = os.path.join(folder, f"{_next_version(folder, sequence, format)}_{title}.sql")
+        text = SINGLE[format]
+    with open(path, "x", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def _next_version(folder, sequence, format=None):
     versions = []
+    single = re.compile(r"^([0-9]+)_.*\.sql$")
     for filename in os.listdir(folder):
-        match = SQL_NAME.match(filename) or PY_NAME.match(filename)
+        match = SQL_NAME.match(filename) or PY_NAME.match(filename) or (
+            single.match(filename) if format in SINGLE else None)
         if match:
             versions.append(match.group(1))
     numbers = [int(v) for v in versions]

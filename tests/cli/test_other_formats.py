@@ -119,3 +119,28 @@ def test_dbmate_up_then_ferryman_adopts_and_dbmate_runs_on(cli, db_url, migratio
     assert "tags" not in tables(db_url)
     dbmate(db_url, folder, "up")
     assert "tags" in tables(db_url)
+
+
+@pytest.mark.parametrize("files, expected", [
+    (DBMATE, r"^2\d{13}_add_tags\.sql$"),
+    (GOOSE, r"^00003_add_tags\.sql$"),
+    ({"V1__init.sql": "SELECT 1;\n", "V1_10__x.sql": "SELECT 1;\n"}, r"^V2__add_tags\.sql$"),
+])
+def test_new_follows_the_folder_s_format(cli, migrations, files, expected):
+    import re
+
+    folder = migrations(files)
+    result = cli("new", "add tags", "--migrations", folder)
+    assert result.code == 0, result
+    created = sorted(set(os.listdir(folder)) - set(files))
+    assert len(created) == 1 and re.match(expected, created[0]), created
+    # and the folder still reads as before, the new file in it
+    status = cli("status", "--json", "--database-url", "sqlite:///" + folder + "/x.db",
+                 "--migrations", folder)
+    assert status.code == 0 and status.json()["pending_count"] == len(files) + 1, status
+
+
+def test_new_python_in_a_dbmate_folder_is_refused(cli, migrations):
+    folder = migrations(DBMATE)
+    result = cli("new", "x", "--python", "--migrations", folder)
+    assert result.code == 2 and "dbmate folder" in result.err, result

@@ -524,7 +524,7 @@ def cmd_new(params, out):
                              overrides={"migrations": params.get("migrations")})
     folder = settings.require_phases().get("core") or next(iter(settings.phases.values()))
     for path in new_migration(folder, params["name"], python=params.get("python"),
-                              sequence=params.get("sequence")):
+                              sequence=params.get("sequence"), format=settings.format):
         out.line(f"created {os.path.relpath(path)}")
     return 0
 
