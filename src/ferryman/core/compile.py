@@ -2,26 +2,36 @@
 
 Checks every file before anything runs, so that all problems are listed at once:
 unreadable or non-UTF-8 files, unknown or misplaced directives, SQL that cannot be
-split, transaction control inside a migration that ferryman wraps in a transaction,
-Python that does not compile or has no ``up``.
+split, a file that ends inside a transaction of its own, Python that does not compile or
+has no ``up``.
+
+A SQL file that controls its own transactions (``BEGIN; ... COMMIT;`` blocks around
+data fixes, a ``CREATE INDEX CONCURRENTLY`` between them: golang-migrate runs such a
+file as written) runs as ``psql -v ON_ERROR_STOP=1 -f`` runs it: statement by
+statement outside ferryman's transaction, each block committing where the file says.
+A single ``BEGIN ... COMMIT`` around the whole file is the exception: ferryman's own
+transaction replaces it.
 """
 
 from .splitter import SplitError
 
-# Statements that would end ferryman's transaction from inside a migration.
+# Statements that end the transaction they run in (see ends_transaction).
 _ENDS = {"COMMIT", "END", "ABORT"}
 
 
 class Compiled:
     """A script ready to run: its statements and how to run them."""
 
-    __slots__ = ("statements", "transactional", "reason", "notes")
+    __slots__ = ("statements", "transactional", "reason", "notes", "own_transactions")
 
-    def __init__(self, statements, transactional, reason=None, notes=()):
+    def __init__(self, statements, transactional, reason=None, notes=(),
+                 own_transactions=False):
         self.statements = statements
         self.transactional = transactional
         self.reason = reason  # why it runs outside a transaction, when it does
         self.notes = list(notes)
+        # its statements begin and end transactions of their own (it runs as written)
+        self.own_transactions = own_transactions
 
 
 def compile_script(script, dialect, phase="core", options=None):
@@ -38,28 +48,84 @@ def compile_script(script, dialect, phase="core", options=None):
         statements = script.split(dialect)
     except SplitError as exc:
         return None, [f"{name}: {exc}"]
-    statements, adapted = dialect.adapt(statements, phase, options or {})
-    if not script.transactional:
-        return Compiled(statements, False, "-- ferryman:no-transaction", adapted), []
-    for statement in statements:
-        if dialect.needs_autocommit(statement.words):
-            reason = (f"line {statement.line}: {' '.join(statement.words[:4])} cannot run "
-                      "inside a transaction")
-            return Compiled(statements, False, reason, adapted), []
-    notes, problems = list(adapted), []
-    if (len(statements) >= 2 and begins_transaction(statements[0].words)
-            and statements[-1].words[:1] and statements[-1].words[0] in ("COMMIT", "END")):
+    notes = []
+    if script.transactional and _wrapped(statements, dialect):
         # golang-migrate runs files as they are, so many wrap themselves in BEGIN/COMMIT;
         # ferryman already runs each migration in a transaction, so the pair goes.
         statements = statements[1:-1]
         notes.append("its own BEGIN ... COMMIT is replaced by ferryman's transaction")
+    control = [s for s in statements if controls_transaction(s.words)]
+    if control:
+        return _as_written(script, statements, control[0])
+    statements, adapted = dialect.adapt(statements, phase, options or {})
+    notes.extend(adapted)
+    if not script.transactional:
+        return Compiled(statements, False, "-- ferryman:no-transaction", notes), []
     for statement in statements:
-        if begins_transaction(statement.words) or ends_transaction(statement.words):
-            problems.append(
-                f"{name}:{statement.line}: {' '.join(statement.words[:2])} would end "
-                "ferryman's transaction in the middle of the migration; remove it, or "
-                "put `-- ferryman:no-transaction` at the top of the file")
-    return Compiled(statements, True, notes=notes), problems
+        if dialect.needs_autocommit(statement.words):
+            reason = (f"line {statement.line}: {' '.join(statement.words[:4])} cannot run "
+                      "inside a transaction")
+            return Compiled(statements, False, reason, notes), []
+    return Compiled(statements, True, notes=notes), []
+
+
+def _wrapped(statements, dialect):
+    """Whether the file is one BEGIN ... COMMIT around statements that all fit in a
+    transaction: the pair ferryman's own transaction replaces."""
+    if len(statements) < 2 or not begins_transaction(statements[0].words):
+        return False
+    last = statements[-1].words
+    if last[:1] not in (("COMMIT",), ("END",)) or _chains(last):
+        return False
+    return not any(controls_transaction(s.words) or dialect.needs_autocommit(s.words)
+                   for s in statements[1:-1])
+
+
+def _as_written(script, statements, first):
+    """A file that controls its own transactions, compiled to run as written: not
+    adapted to the phase either (a rewrite could land inside one of its blocks)."""
+    if script.transactional:
+        reason = (f"line {first.line}: the file controls its own transactions "
+                  f"({' '.join(first.words[:2])} ...); it runs as written, statement by "
+                  "statement")
+    else:
+        reason = "-- ferryman:no-transaction"
+    notes, problems = _blocks(script.path, statements)
+    return Compiled(statements, False, reason, notes, own_transactions=True), problems
+
+
+def _blocks(path, statements):
+    """Follow the file's own transactions as PostgreSQL would, statement by statement:
+    (notes, problems). A BEGIN inside an open transaction and a COMMIT or ROLLBACK with
+    none open do nothing there but warn (the runner skips them on every engine, so that
+    SQLite, which refuses them, runs the file alike); a BEGIN never committed is a
+    problem, since ferryman's next write on the connection would commit it."""
+    notes, opened = [], None
+    for statement in statements:
+        words = " ".join(statement.words[:2])
+        if begins_transaction(statement.words):
+            if opened is not None:
+                notes.append(f"line {statement.line}: {words} inside the transaction begun "
+                             f"at line {opened.line} does nothing and is skipped")
+            else:
+                opened = statement
+        elif ends_transaction(statement.words):
+            if opened is None:
+                notes.append(f"line {statement.line}: {words} with no transaction open "
+                             "does nothing and is skipped")
+            elif not _chains(statement.words):
+                opened = None
+    if opened is None:
+        return notes, []
+    words = " ".join(opened.words[:2])
+    return notes, [f"{path}:{opened.line}: {words} at line {opened.line} is never committed: "
+                   "the file ends inside its own transaction; add COMMIT; after its last "
+                   "statement (or ROLLBACK; to undo it)"]
+
+
+def controls_transaction(words):
+    """Whether a statement begins or ends a transaction (Statement.words)."""
+    return begins_transaction(words) or ends_transaction(words)
 
 
 def begins_transaction(words):
@@ -68,12 +134,22 @@ def begins_transaction(words):
 
 
 def ends_transaction(words):
-    """Whether a statement's first words end the transaction it runs in."""
+    """Whether a statement's first words end the transaction it runs in. COMMIT
+    PREPARED and ROLLBACK PREPARED end another, prepared one; PREPARE TRANSACTION
+    ends this one (https://www.postgresql.org/docs/current/sql-prepare-transaction.html)."""
     if not words:
         return False
+    if words[:2] == ("PREPARE", "TRANSACTION"):
+        return True
     if words[0] == "ROLLBACK":
-        return "TO" not in words[1:3]  # ROLLBACK TO SAVEPOINT stays inside
+        # ROLLBACK [WORK | TRANSACTION] TO SAVEPOINT stays inside
+        return "TO" not in words[1:3] and words[1:2] != ("PREPARED",)
     return words[0] in _ENDS and words[1:2] != ("PREPARED",)
+
+
+def _chains(words):
+    """COMMIT AND CHAIN and ROLLBACK AND CHAIN begin a new transaction at once."""
+    return "CHAIN" in words and "NO" not in words
 
 
 def _compile_python(script):

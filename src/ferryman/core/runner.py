@@ -41,6 +41,7 @@ from ..events import (ChunkCommitted, ChunkSplit, LockAcquired, LockWaiting, Mes
 from .history import Entry, History
 from ..results import RunResult, StepInfo
 from ..text import iso, ms_since
+from .compile import begins_transaction, ends_transaction
 from .plan import Checkpoint, check_state
 
 BUDGET_EVERY = 50  # steps between two looks at the lock table
@@ -149,6 +150,11 @@ class StepFailure(Exception):
         self.error = error
         self.dirty = dirty
         self.at_commit = at_commit
+        # Where an autocommit step stopped: the index of the statement it stopped at,
+        # and (index, Statement) of the one that began the migration's own transaction
+        # still open then (see Runner._run_script), or None.
+        self.index = None
+        self.block = None
 
 
 def acquire_lock(db, name, timeout, consumers):
@@ -501,18 +507,24 @@ class Runner:
             "since": iso(now(), "seconds"), "statement_index": 0,
             "statements": len(compiled.statements) or None,
             "previous_version": self._previous_version(step),
-            "reason": f"a no-transaction migration ({self._autocommit_reason(compiled)}) "
-                      "did not finish",
+            "reason": f"{self._autocommit_what(compiled)} did not finish",
         }
         self.history.set_dirty(dirty)
         started_at, started = now(), time.monotonic()
         try:
-            self._run_script(step, compiled, progress=dirty)
+            opened = self._run_script(step, compiled, progress=dirty)
+            if opened is not None or self.db.transaction_open():
+                raise self._left_open(step, compiled, opened)
         except StepFailure as failure:
-            dirty.update(reason=f"a no-transaction migration "
-                                f"({self._autocommit_reason(compiled)}) failed part way",
+            # Before any write of ferryman's: the migration's own transaction, still
+            # open, must not take the dirty mark in with it (nor commit it later).
+            if self.db.transaction_open():
+                self.db.rollback()
+            dirty.update(reason=self._failed_part_way(compiled, failure),
                          error=failure.error.db_message or failure.error.message,
                          statement=failure.error.statement)
+            if failure.block is not None:  # it resumes where that transaction began
+                dirty.update(statement_index=failure.block[0], line=failure.error.line)
             self._write_safely(lambda: self.history.set_dirty(dirty))
             failure.dirty = True
             raise
@@ -528,34 +540,112 @@ class Runner:
         emit(self.consumers, StepFinished(m.version, m.name, step.direction, _ms(started)))
 
     def _run_script(self, step, compiled, progress=None):
+        """Run a step's statements. In autocommit (``progress``: the dirty mark, kept
+        at the statement it is at) the migration may begin and end transactions of its
+        own: the mark is written only while none of them is open, so that it never
+        goes in with the migration's own work, and the (index, Statement) that began
+        the one still open at the end is returned (None: none is)."""
         m = step.migration
         script = m.script(step.direction)
         if m.kind == "python":
             self._execute_python(step, script)
-            return
+            return None
+        opened = None
         for index, statement in enumerate(compiled.statements):
-            if self._stop_text():  # a cancel just before a statement began stops nothing
-                raise StepFailure(step, MigrationError(
-                    f"{script.path}: {self._stop_text()} before statement "
-                    f"{index + 1} of {len(compiled.statements)}", file=script.path,
-                    version=m.version, statement=statement.text, line=statement.line))
-            if progress is not None and index:
-                progress["statement_index"] = index
-                self.history.set_dirty(progress)
             try:
-                self._statement(statement, progress is not None, step)
-            except DriverError as exc:
-                why = self._stop_text() or exc.message
-                error = MigrationError(
-                    f"{script.path}: statement {index + 1} of "
-                    f"{len(compiled.statements)} failed: {why}",
-                    file=script.path, version=m.version, statement=statement.text,
-                    line=statement.line, db_message=exc.db_message, sqlstate=exc.sqlstate)
-                # _run_steps reads it: a full lock table splits the chunk, not the run;
-                # the API reads transient: a run that failed on one may be retried.
-                error.lock_exhausted = exc.lock_exhausted
-                error.transient = exc.transient and not self._stop_text()
-                raise StepFailure(step, error) from exc
+                opened = self._run_statement(step, script, compiled, index, statement,
+                                             progress, opened)
+            except StepFailure as failure:
+                failure.index, failure.block = index, opened
+                raise
+        return opened
+
+    def _run_statement(self, step, script, compiled, index, statement, progress, opened):
+        """Run statement ``index`` of a step; ``opened``: the migration's own open
+        transaction, if any (autocommit only). Returns the one open after it."""
+        m = step.migration
+        if self._stop_text():  # a cancel just before a statement began stops nothing
+            raise StepFailure(step, MigrationError(
+                f"{script.path}: {self._stop_text()} before statement "
+                f"{index + 1} of {len(compiled.statements)}", file=script.path,
+                version=m.version, statement=statement.text, line=statement.line))
+        autocommit = progress is not None
+        is_open = autocommit and self.db.transaction_open()
+        if autocommit and compiled.own_transactions and self._does_nothing(
+                step, statement, is_open, opened):
+            return opened
+        if autocommit and index and not is_open:
+            progress["statement_index"] = index
+            self.history.set_dirty(progress)
+        try:
+            self._statement(statement, autocommit and not is_open, step)
+        except DriverError as exc:
+            why = self._stop_text() or exc.message
+            error = MigrationError(
+                f"{script.path}: statement {index + 1} of "
+                f"{len(compiled.statements)} failed: {why}",
+                file=script.path, version=m.version, statement=statement.text,
+                line=statement.line, db_message=exc.db_message, sqlstate=exc.sqlstate)
+            # _run_steps reads it: a full lock table splits the chunk, not the run;
+            # the API reads transient: a run that failed on one may be retried.
+            error.lock_exhausted = exc.lock_exhausted
+            error.transient = exc.transient and not self._stop_text()
+            raise StepFailure(step, error) from exc
+        if not autocommit or not self.db.transaction_open():
+            return None
+        return opened if is_open else (index, statement)
+
+    def _does_nothing(self, step, statement, is_open, opened):
+        """A BEGIN inside the migration's own open transaction, or a COMMIT or
+        ROLLBACK with none open: PostgreSQL does nothing but warn, SQLite refuses it.
+        Skipped, so that the file runs alike on every engine (compile notes them)."""
+        if begins_transaction(statement.words) and is_open:
+            where = f" begun at line {opened[1].line}" if opened is not None else ""
+            what = f"is inside the transaction{where}"
+        elif ends_transaction(statement.words) and not is_open:
+            what = "has no transaction to end"
+        else:
+            return False
+        emit(self.consumers, Message(
+            "warning", f"{step.label}: line {statement.line}: "
+            f"{' '.join(statement.words[:2])} {what}: it does nothing, skipped"))
+        return True
+
+    def _left_open(self, step, compiled, opened):
+        """The failure of a migration that ended inside a transaction of its own
+        (compile refuses a BEGIN never committed; SQLite's SAVEPOINT outside a
+        transaction begins one too): the runner rolls it back, as a server does when a
+        session ends in one, rather than let ferryman's next write commit it."""
+        script = step.migration.script(step.direction)
+        where = (f"the transaction it began at line {opened[1].line}" if opened is not None
+                 else "a transaction")
+        failure = StepFailure(step, MigrationError(
+            f"{script.path}: the migration ended with {where} still open, never "
+            "committed", file=script.path, version=step.version,
+            statement=opened[1].text if opened is not None else None,
+            line=opened[1].line if opened is not None else None,
+            hint="end the transaction with COMMIT (or ROLLBACK) in the file"))
+        failure.index, failure.block = len(compiled.statements), opened
+        return failure
+
+    def _autocommit_what(self, compiled):
+        if compiled.own_transactions:
+            return "a migration that controls its own transactions (it runs as written)"
+        return f"a no-transaction migration ({self._autocommit_reason(compiled)})"
+
+    def _failed_part_way(self, compiled, failure):
+        """The dirty mark's reason: what stands of a step that failed in autocommit."""
+        what = f"{self._autocommit_what(compiled)} failed part way"
+        if failure.block is None:
+            return what
+        begun, statement = failure.block
+        at = failure.index
+        stopped = (f"it ended with the transaction it began at statement {begun + 1} (line "
+                   f"{statement.line}) still open" if at >= len(compiled.statements) else
+                   f"statement {at + 1} (line {failure.error.line}) failed inside the "
+                   f"transaction it began at statement {begun + 1} (line {statement.line})")
+        return (f"{what}: {stopped}; that transaction was rolled back, so nothing from "
+                f"statement {begun + 1} on stands, and statements before it are committed")
 
     def _statement(self, statement, autocommit, step):
         """Run one statement; outside a transaction, a statement whose failure left
@@ -623,9 +713,11 @@ class Runner:
         if failure.dirty:
             # Worded for both endings: a restore that brings it back (no "the database
             # is dirty" then), or a dirty mark left for a person.
-            self._unrecoverable(error, "it stopped part way outside a transaction, so it "
-                                "could not be rolled back",
-                                lambda: self._finish("dirty", error))
+            what = ("it stopped part way outside a transaction, so it could not be rolled "
+                    "back" if failure.block is None else
+                    "it stopped part way: the transaction of its own that was open then was "
+                    "rolled back, but what it had committed before could not be")
+            self._unrecoverable(error, what, lambda: self._finish("dirty", error))
         rolled_back = self._undo_committed(error)
         if self.interrupted or getattr(error, "transient", False):
             final = self._stopped_or_transient(error, step, rolled_back)
