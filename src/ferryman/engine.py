@@ -316,9 +316,19 @@ class Engine:
         transaction, and return the state read again; ``state`` when there is none.
         A configured keep_foreign_state overrides what the adoption recorded."""
         if state.tables:
+            # Kept all along (as adopted): the table must still agree with ferryman's.
+            # ferryman's own dirty mark comes first (check_state): its run made the
+            # kept table say dirty too.
+            found = None if state.dirty else self.kept_table(db, state)
             keep = self.settings.keep_foreign_state
             if state.foreign and keep is not None:
                 state.foreign = dict(state.foreign, keep=keep)
+            if found is not None:
+                from .core.adopt import divergence, diverged_error
+
+                extra, missing = divergence(found, listing, state)
+                if extra or missing:
+                    raise diverged_error(found, extra, missing)
             return state
         adoption = self.adoption(db, listing)
         if adoption is None:
@@ -340,12 +350,45 @@ class Engine:
                 db.close()
         with self.session() as session:
             if session.state.tables:
-                return None, session.state
+                return self._resync(session, listing)
             adoption = self.adoption(session.db, listing)
             if adoption is None:
                 return None, session.state
             write_adoption(session.history, session.state, adoption)
             return adoption, session.history.read_state()
+
+    def kept_table(self, db, state):
+        """The other tool's table ferryman keeps up to date (a foreign.ForeignState), or
+        None: not adopted, not kept, or the table is gone (the next write makes it)."""
+        foreign = state.foreign or {}
+        if not foreign.get("keep") or not foreign.get("tool"):
+            return None
+        from .core.adopt import KEPT
+        from .core.foreign import detect
+
+        if foreign["tool"] not in KEPT:
+            return None
+        found = [f for f in detect(db, {foreign["tool"]: foreign["table"]})
+                 if f.tool == foreign["tool"]]
+        return found[0] if found else None
+
+    def _resync(self, session, listing):
+        """``ferryman adopt`` where ferryman already keeps the database: when the other
+        tool's kept table says something else (it ran in between), take its record as
+        the truth, running nothing. (Adoption or None, state)."""
+        from .core.adopt import Adoption, divergence
+
+        state = session.state
+        found = self.kept_table(session.db, state)
+        if found is None:
+            return None, state
+        extra, missing = divergence(found, listing, state)
+        if not extra and not missing:
+            return None, state
+        adoption = Adoption(found, [listing.by_version[v] for v in extra], True,
+                            removed=missing)
+        write_resync(session.history, state, adoption, missing)
+        return adoption, session.history.read_state()
 
     def safety(self, backup=None):
         """The run's safety hooks as configured (the backup before the run, the restore
@@ -412,6 +455,33 @@ def write_adoption(history, state, adoption):
         h.set_meta("foreign", json.dumps(adoption.record(), sort_keys=True))
         run.finished_at = now()
         run.to_version = adoption.migrations[-1].version if adoption.migrations else None
+        h.finish_run(run, "ok", adoption.message())
+
+    history.write(state, work)
+
+
+def write_resync(history, state, adoption, missing):
+    """Record the other tool's table as the truth, in one transaction: its versions
+    ferryman lacked as applied (force-up), those it lacks as not (force-down); runs
+    nothing."""
+    run = Run("adopt", state.current_version)
+    moment = now()
+    removed = [state.by_version[v] for v in missing]
+
+    def work(h):
+        h.start_run(run)
+        h.record([Entry(run.id, _Found(adoption), "adopt", moment, moment,
+                        outcome="adopted")], apply=False)
+        added = [Entry(run.id, m, "force-up", moment, moment, checksum=m.checksum)
+                 for m in adoption.migrations]
+        gone = [Entry(run.id, a, "force-down", moment, moment) for a in removed]
+        h.record(added + gone, apply=False)
+        h.remove_applied([a.version for a in removed])
+        h.add_applied(added)
+        after = (set(state.by_version) - set(missing)) | {m.version for m in
+                                                          adoption.migrations}
+        run.finished_at = now()
+        run.to_version = max(after) if after else None
         h.finish_run(run, "ok", adoption.message())
 
     history.write(state, work)

@@ -178,3 +178,23 @@ def test_a_migration_that_alters_golang_migrates_table_keeps_working(cli, db_url
     assert up.code == 0, up
     assert [tuple(r) for r in query(db_url, "SELECT version, dirty, note FROM "
                                             "schema_migrations")] == [(3, False, None)]
+
+
+def test_the_old_tool_running_in_between_is_noticed_and_adopt_takes_its_record(project):
+    _migrated_by_tool(project, 2)
+    golang_migrate_table(project.url, 2)
+    assert project("up").code == 0  # adopts 1, 2; runs 3
+    # golang-migrate goes down one step, as `migrate down 1` does.
+    query(project.url, "DROP TABLE tags")
+    golang_migrate_table(project.url, 2)
+    refused = project("up")
+    assert refused.code == 3, refused
+    assert "changed since ferryman last ran" in refused.err and "ferryman adopt" in refused.err
+    took = project("adopt")
+    assert took.code == 0 and "3 as not applied" in took.out + took.err, took
+    status = project("status", "--json").json()
+    assert [a["version"] for a in status["applied"]] == [1, 2]
+    assert project("up").code == 0  # 3 again
+    assert "tags" in tables(project.url)
+    assert [tuple(r) for r in query(project.url, "SELECT version, dirty FROM "
+                                                 "schema_migrations")] == [(3, False)]

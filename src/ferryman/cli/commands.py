@@ -60,6 +60,12 @@ def cmd_status(params, out):
     names = {a["version"]: a["name"] for a in data["applied"]}
     current = data["current_version"]
     out.line(f"database         {data['database']}")
+    if data.get("format") not in (None, "ferryman"):
+        out.line(f"format           {data['format']}")
+    foreign = data.get("foreign")
+    if foreign and foreign["adopted"]:
+        out.line(f"adopted from     {foreign['tool']} {foreign['table']}"
+                 + (" (kept up to date)" if foreign["keep"] else ""))
     out.line(f"current version  {version_label(current)}"
              + (f" ({names[current]})" if current in names else ""))
     dirty = data["dirty_details"]

@@ -28,11 +28,13 @@ class Adoption:
     files now stand (the others run again, as Flyway would run them); ``keep``: whether
     ferryman keeps the tool's table up to date from now on (keep_foreign_state)."""
 
-    __slots__ = ("found", "migrations", "keep", "repeatables")
+    __slots__ = ("found", "migrations", "keep", "repeatables", "removed")
 
-    def __init__(self, found, migrations, keep, repeatables=()):
+    def __init__(self, found, migrations, keep, repeatables=(), removed=None):
         self.found, self.migrations, self.keep = found, migrations, keep
         self.repeatables = list(repeatables)
+        # a resync (the kept table changed): the versions recorded as not applied
+        self.removed = removed
 
     @property
     def tool(self):
@@ -47,6 +49,13 @@ class Adoption:
         return {"tool": self.tool, "table": self.table, "keep": self.keep}
 
     def message(self):
+        if self.removed is not None:
+            parts = [f"recorded {', '.join(str(m.version) for m in self.migrations)} as "
+                     "applied"] if self.migrations else []
+            if self.removed:
+                parts.append(f"{', '.join(map(str, self.removed))} as not applied")
+            return (f"took {self.found.summary()} as the truth: " + " and ".join(parts)
+                    + ", running nothing")
         count = len(self.migrations)
         versions = ", ".join(_text(m) for m in self.migrations[-3:])
         more = "…, " if count > 3 else ""
@@ -194,3 +203,33 @@ def _number(text):
         return int(text)
     except (TypeError, ValueError):
         return None
+
+
+def divergence(found, listing, state):
+    """How the other tool's table, which ferryman keeps up to date, disagrees with
+    ferryman's own record: (versions it says are applied that ferryman's tables do
+    not, versions ferryman's tables say are applied that it does not), as listing
+    versions; ((), ()) when they agree. Someone ran the old tool in between."""
+    adoption = choose([found], listing, True)
+    theirs = {m.version for m in adoption.migrations}
+    ours = set(state.by_version)
+    if not found.complete:  # golang-migrate keeps its highest version only
+        highest = max(ours) if ours else None
+        if (max(theirs) if theirs else None) == highest:
+            return [], []
+    return sorted(theirs - ours), sorted(ours - theirs)
+
+
+def diverged_error(found, extra, missing):
+    parts = []
+    if extra:
+        parts.append(f"it has {', '.join(map(str, extra))} applied, which ferryman's "
+                     "tables do not")
+    if missing:
+        parts.append(f"ferryman's tables have {', '.join(map(str, missing))} applied, "
+                     "which it does not")
+    return StateError(
+        f"{found.summary()}, which ferryman keeps up to date, changed since ferryman last "
+        f"ran ({found.tool} ran here in between?): " + "; ".join(parts),
+        hint=f"if {found.tool}'s record is right, `ferryman adopt` takes it as the truth "
+             "(it runs nothing); otherwise put the table back as it was")

@@ -598,9 +598,15 @@ class History:
         found = [f for f in foreign.detect(self.db, {tool: table}) if f.tool == tool]
         if not found:
             foreign.create(self.db, tool, table)
-        gone = {e.text for e in removed}
-        versions = [v for v in (found[0].versions if found else []) if v not in gone]
-        foreign.sync(self.db, tool, table, versions + [e.text for e in applied])
+        # The whole set ferryman's table now holds, each version written as the file
+        # names it (dbmate's 001), else as the other tool wrote it, else as a number:
+        # a table that fell behind (kept only from now on) is brought up to date.
+        texts = {e.version: e.text for e in applied}
+        for text in (found[0].versions if found else []):
+            if text.isdigit():
+                texts.setdefault(int(text), text)
+        ours = self.db.query(self.sql("SELECT version FROM {p}migrations ORDER BY version"))
+        foreign.sync(self.db, tool, table, [texts.get(v, str(v)) for (v,) in ours])
 
     def _keep_golang_migrate(self, dirty):
         """golang-migrate keeps one row: the highest version applied, or the version a
