@@ -70,7 +70,7 @@ class StepInfo:
         line. Nothing is executed."""
         migration = step.migration
         compiled, _ = migration.compiled(step.direction, dialect, options)
-        note = compiled.reason or "; ".join(compiled.notes) or None
+        note = "; ".join(filter(None, [compiled.reason, *compiled.notes])) or None
         if migration.kind == "python":
             note = f"Python: {step.direction}(ctx)" + (f"; {note}" if note else "")
         return cls(step.version, migration.name, migration.phase, step.direction, None,
