@@ -387,7 +387,7 @@ class Engine:
             return None, state
         adoption = Adoption(found, [listing.by_version[v] for v in extra], True,
                             removed=missing)
-        write_resync(session.history, state, adoption, missing)
+        write_adoption(session.history, state, adoption)
         return adoption, session.history.read_state()
 
     def safety(self, backup=None):
@@ -433,53 +433,34 @@ def adopted_state(adoption):
 
 
 def write_adoption(history, state, adoption):
-    """Record an adoption in one transaction: a run ('adopt'), a history row for it
-    (outcome 'adopted') and one per migration (direction 'baseline': applied, not
-    run), the migrations table, and which table was adopted (meta ``foreign``), so
-    that ferryman keeps it up to date where it should."""
+    """Record an adoption in one transaction: a run ('adopt') and a history row for it
+    (outcome 'adopted'); a row per migration it adds (direction 'baseline': applied,
+    not run) and, in a resync (``adoption.removed``), 'force-up' and 'force-down'
+    rows; the migrations and repeatables tables; and, the first time, which table was
+    adopted (meta ``foreign``), so that ferryman keeps it up to date where it should."""
     import json
 
-    run = Run("adopt", None)
-    moment = now()
-
-    def work(h):
-        h.start_run(run)
-        h.record([Entry(run.id, _Found(adoption), "adopt", moment, moment,
-                        outcome="adopted")], apply=False)
-        entries = [Entry(run.id, m, "baseline", moment, moment, checksum=m.checksum)
-                   for m in adoption.migrations]
-        h.record(entries, apply=False)
-        h.add_applied(entries)
-        h.add_repeatables([Entry(run.id, r, "baseline", moment, moment, checksum=r.checksum,
-                                 body=r.script("up").text) for r in adoption.repeatables])
-        h.set_meta("foreign", json.dumps(adoption.record(), sort_keys=True))
-        run.finished_at = now()
-        run.to_version = adoption.migrations[-1].version if adoption.migrations else None
-        h.finish_run(run, "ok", adoption.message())
-
-    history.write(state, work)
-
-
-def write_resync(history, state, adoption, missing):
-    """Record the other tool's table as the truth, in one transaction: its versions
-    ferryman lacked as applied (force-up), those it lacks as not (force-down); runs
-    nothing."""
+    resync = adoption.removed is not None
     run = Run("adopt", state.current_version)
     moment = now()
-    removed = [state.by_version[v] for v in missing]
+    removed = [state.by_version[v] for v in adoption.removed or ()]
 
     def work(h):
         h.start_run(run)
         h.record([Entry(run.id, _Found(adoption), "adopt", moment, moment,
                         outcome="adopted")], apply=False)
-        added = [Entry(run.id, m, "force-up", moment, moment, checksum=m.checksum)
-                 for m in adoption.migrations]
-        gone = [Entry(run.id, a, "force-down", moment, moment) for a in removed]
-        h.record(added + gone, apply=False)
+        added = [Entry(run.id, m, "force-up" if resync else "baseline", moment, moment,
+                       checksum=m.checksum) for m in adoption.migrations]
+        h.record(added + [Entry(run.id, a, "force-down", moment, moment) for a in removed],
+                 apply=False)
         h.remove_applied([a.version for a in removed])
         h.add_applied(added)
-        after = (set(state.by_version) - set(missing)) | {m.version for m in
-                                                          adoption.migrations}
+        h.add_repeatables([Entry(run.id, r, "baseline", moment, moment, checksum=r.checksum,
+                                 body=r.script("up").text) for r in adoption.repeatables])
+        if not resync:
+            h.set_meta("foreign", json.dumps(adoption.record(), sort_keys=True))
+        after = ({a.version for a in state.applied} - {a.version for a in removed}
+                 | {m.version for m in adoption.migrations})
         run.finished_at = now()
         run.to_version = max(after) if after else None
         h.finish_run(run, "ok", adoption.message())

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from helpers import query, sqlite_path, tables
+from helpers import bound_cli, query, sqlite_path, tables
 
 FILES = {
     "1_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
@@ -63,15 +63,9 @@ def goose_table(url, versions):
 
 
 @pytest.fixture
-def project(cli, db_url, migrations, monkeypatch):
-    folder = migrations(FILES)
+def project(cli, db_url, migrations, monkeypatch, tmp_path):
     monkeypatch.setenv("FERRYMAN_BACKUP", "false")
-
-    def run(*args):
-        return cli(*args, "--database-url", db_url, "--migrations", folder)
-
-    run.url, run.folder = db_url, folder
-    return run
+    return bound_cli(cli, db_url, migrations(FILES), tmp_path / "backups")
 
 
 def _migrated_by_tool(project, upto):

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from helpers import query, sqlite_path, tables
+from helpers import bound_cli, query, sqlite_path, tables
 
 NAMED = {
     "0000_init.up.sql": "CREATE TABLE base (id INTEGER PRIMARY KEY);\n",
@@ -53,16 +53,10 @@ def columns(url, table):
 
 
 @pytest.fixture
-def named(cli, db_url, migrations, monkeypatch):
-    folder = migrations(NAMED)
+def named(cli, db_url, migrations, monkeypatch, tmp_path):
     monkeypatch.setenv("FERRYMAN_BACKUP", "false")
     monkeypatch.setenv("FERRYMAN_FORMAT", "name")
-
-    def run(*args):
-        return cli(*args, "--database-url", db_url, "--migrations", folder)
-
-    run.url, run.folder = db_url, folder
-    return run
+    return bound_cli(cli, db_url, migrations(NAMED), tmp_path / "backups")
 
 
 def test_a_name_ordered_folder_runs_in_name_order_and_round_trips(named):
@@ -121,15 +115,9 @@ def test_without_format_name_the_shared_numbers_are_refused(cli, sqlite_url, mig
 
 
 @pytest.fixture
-def flyway(cli, db_url, migrations, monkeypatch):
-    folder = migrations(FLYWAY)
+def flyway(cli, db_url, migrations, monkeypatch, tmp_path):
     monkeypatch.setenv("FERRYMAN_BACKUP", "false")
-
-    def run(*args):
-        return cli(*args, "--database-url", db_url, "--migrations", folder)
-
-    run.url, run.folder = db_url, folder
-    return run
+    return bound_cli(cli, db_url, migrations(FLYWAY), tmp_path / "backups")
 
 
 def test_a_flyway_folder_runs_in_flyways_order_with_its_undo(flyway):
