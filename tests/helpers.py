@@ -163,3 +163,24 @@ def run_chromium(workdir, name, *args):
         pytest.fail(f"chromium did not finish within 60 s: {command}")
     assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
     return done.stdout
+
+
+def run_with_client(url, text):
+    """Run SQL ``text`` the way another tool's driver or a person would: through the
+    database's own client (``sqlite3 -bail``, ``psql -v ON_ERROR_STOP=1``), as written."""
+    import subprocess
+
+    if url.startswith("sqlite"):
+        command = ["sqlite3", "-bail", sqlite_path(url)]
+    else:
+        command = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url]
+    subprocess.run(command, input=text, text=True, check=True, capture_output=True)
+
+
+def columns(url, table):
+    """The names of ``table``'s columns, in order."""
+    if url.startswith("sqlite"):
+        return [r[1] for r in query(url, f"PRAGMA table_info({table})")]
+    return [r[0] for r in query(url, "SELECT column_name FROM information_schema.columns "
+                                     "WHERE table_name = %s ORDER BY ordinal_position",
+                                (table,))]

@@ -4,11 +4,9 @@ rows), the files applied by the database's own client in the tool's order. ferry
 runs nothing the tool applied, refuses a dirty state, says what it adopted, and keeps
 golang-migrate's table up to date so the team can go back."""
 
-import subprocess
-
 import pytest
 
-from helpers import bound_cli, query, sqlite_path, tables
+from helpers import bound_cli, query, run_with_client, tables
 
 FILES = {
     "1_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
@@ -23,12 +21,8 @@ FILES = {
 def apply_with_client(url, path):
     """Run one migration file the way the tool's driver would: the database's own
     client, the file as written."""
-    if url.startswith("sqlite"):
-        subprocess.run(["sqlite3", "-bail", sqlite_path(url)], stdin=open(path),
-                       check=True, capture_output=True)
-    else:
-        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", path],
-                       check=True, capture_output=True)
+    with open(path, encoding="utf-8") as f:
+        run_with_client(url, f.read())
 
 
 def golang_migrate_table(url, version, dirty=False):

@@ -4,12 +4,11 @@ versions in Flyway's order, U files as the downs, R files). Their versions are n
 or Flyway versions everywhere: in the plan, the commands, the JSON and ferryman's
 tables (as labels). A database Flyway migrated is adopted, its checksums compared."""
 
-import subprocess
 import zlib
 
 import pytest
 
-from helpers import bound_cli, query, sqlite_path, tables
+from helpers import bound_cli, columns, query, run_with_client as apply_with_client, tables
 
 NAMED = {
     "0000_init.up.sql": "CREATE TABLE base (id INTEGER PRIMARY KEY);\n",
@@ -33,23 +32,6 @@ FLYWAY = {
     "U1_10__tenth.sql": "ALTER TABLE c DROP COLUMN note;\n",
     "R__a_view.sql": "CREATE VIEW a_view AS SELECT id FROM a;\n",
 }
-
-
-def apply_with_client(url, text):
-    if url.startswith("sqlite"):
-        subprocess.run(["sqlite3", "-bail", sqlite_path(url)], input=text, text=True,
-                       check=True, capture_output=True)
-    else:
-        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url],
-                       input=text, text=True, check=True, capture_output=True)
-
-
-def columns(url, table):
-    if url.startswith("sqlite"):
-        return [r[1] for r in query(url, f"PRAGMA table_info({table})")]
-    return [r[0] for r in query(url, "SELECT column_name FROM information_schema.columns "
-                                     "WHERE table_name = %s ORDER BY ordinal_position",
-                                (table,))]
 
 
 @pytest.fixture
