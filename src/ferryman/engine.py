@@ -109,7 +109,12 @@ class Engine:
         if check:
             problems = check_files(listing, self.dialect)
             if problems:
-                raise SourceError(problems, hint="fix the files; nothing was changed")
+                advice = format_advice(listing)
+                error = SourceError(problems, hint="; ".join(
+                    advice[:1] + ["fix the files; nothing was changed"]))
+                error.format = _first_format(listing)
+                error.advice = advice
+                raise error
         return listing
 
     def history(self, db):
@@ -478,3 +483,26 @@ class _Found:
         self.version = int(current) if current and current.isdigit() else None
         self.name = f"{adoption.tool} {adoption.table}"
         self.phase = self.kind = self.checksum = None
+
+
+def format_advice(listing):
+    """Which format would take the names a folder's format refuses (``set format =
+    "flyway"``), for every folder of the listing that has such names."""
+    import os
+
+    from .core.formats import explain_refusal
+
+    advice = []
+    for folder, (format, _why) in listing.formats.items():
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        advice += explain_refusal(names, format)
+    return advice
+
+
+def _first_format(listing):
+    for format, _why in listing.formats.values():
+        return format
+    return None

@@ -110,7 +110,22 @@ def cmd_history(params, out):
 
 
 def cmd_validate(params, out):
-    result = migrator("validate", params, out).validate()
+    from ..errors import SourceError
+
+    try:
+        result = migrator("validate", params, out).validate()
+    except SourceError as exc:
+        if not out.json:
+            raise
+        from ..core.problems import structured
+
+        # The problems as objects (file, line, kind, message, hint), not one string.
+        out.document({"ok": False, "error": type(exc).__name__, "exit_code": exc.exit_code,
+                      "message": exc.message,
+                      "format": getattr(exc, "format", None),
+                      "advice": getattr(exc, "advice", []),
+                      "problems": structured(exc.problems), "hint": exc.hint})
+        return exc.exit_code
     if out.json:
         out.document(dict(result.to_dict(), ok=True))
     else:

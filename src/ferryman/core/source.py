@@ -692,7 +692,9 @@ def _duplicates(migrations):
     for version, group in seen.items():
         if len(group) > 1:
             problems.append(f"version {version} is used by {len(group)} migrations: "
-                            + ", ".join(m.path for m in group))
+                            + ", ".join(m.path for m in group) + " (give each its own "
+                            "version, e.g. rename the newer one with the next number; or, "
+                            "for a folder ordered by file name, set format = \"name\")")
     return problems
 
 
