@@ -144,3 +144,32 @@ def test_new_python_in_a_dbmate_folder_is_refused(cli, migrations):
     folder = migrations(DBMATE)
     result = cli("new", "x", "--python", "--migrations", folder)
     assert result.code == 2 and "dbmate folder" in result.err, result
+
+
+GOLANG_MIGRATE_EXAMPLE = {  # shaped like golang-migrate's own example folders
+    "1085649617_create_users_table.up.sql": "CREATE TABLE IF NOT EXISTS users (\n"
+                                            "  user_id integer unique,\n  name varchar(40)\n);\n",
+    "1085649617_create_users_table.down.sql": "DROP TABLE IF EXISTS users;\n",
+    "1185749658_just_a_comment.up.sql": "-- This is a comment only migration\n",
+    "1285849751_add_city.up.sql": "ALTER TABLE users ADD COLUMN city varchar(100);\n",
+    "1285849751_add_city.down.sql": "ALTER TABLE users DROP COLUMN city;\n",
+}
+
+
+def test_a_comment_only_migration_needs_no_down_file(cli, db_url, migrations):
+    folder = migrations(GOLANG_MIGRATE_EXAMPLE)
+    args = _args(db_url, folder)
+    for _ in range(2):
+        assert cli("up", *args).code == 0
+        down = cli("goto", "none", *args)
+        assert down.code == 0, down
+        assert tables(db_url) == [t for t in tables(db_url) if t.startswith("ferryman_")]
+
+
+def test_goose_go_migrations_are_listed_never_skipped(cli, sqlite_url, migrations):
+    folder = migrations({**GOOSE, "00003_rename.go": "package migrations\n",
+                         "main.go": "package main\n"})
+    result = cli("validate", "--database-url", sqlite_url, "--migrations", folder)
+    assert result.code == 2, result
+    assert "00003_rename.go" in result.err and "cannot run Go" in result.err
+    assert "main.go" not in result.err  # not a migration's name

@@ -100,7 +100,19 @@ class Migration:
             down = self.script("down")
             return bool(down.statements) if down.statements is not None else bool(
                 down.text.strip())
-        return self.down_path is not None
+        return self.down_path is not None or self._runs_nothing()
+
+    def _runs_nothing(self):
+        """An up file of comments only (golang-migrate's examples ship them): undoing
+        it is nothing, so it needs no down file. Unreadable: not known to be nothing."""
+        if self.kind != "sql":
+            return False
+        try:
+            text = self.script("up").text
+        except (OSError, ValueError):
+            return False
+        return all(not line.strip() or line.lstrip().startswith("--")
+                   for line in text.split("\n"))
 
     def script(self, direction):
         """The up or down script, read and hashed once. Raises OSError/UnicodeError."""
@@ -109,6 +121,10 @@ class Migration:
             self._scripts.update(_sections(self.format, whole))
         if direction not in self._scripts:
             path = self.path if direction == "up" or self.kind == "python" else self.down_path
+            if path is None:  # no down file, and the up file runs nothing (has_down)
+                self._scripts[direction] = Script(f"{self.path} (no down file: its up runs "
+                                                  "nothing)", self.kind, direction, "")
+                return self._scripts[direction]
             script = Script.read(path, self.kind, direction)
             if self.format == "flyway":  # Flyway replaces ${...}; ferryman does not
                 from .formats import flyway_placeholders
@@ -512,7 +528,10 @@ def _read_folder(phase, folder, root, entries=None, format="ferryman"):
     filing = _file_away if format == "ferryman" else _filer(format)
     for entry in entries if entries is not None else _entries(folder):
         filename = entry.name
-        if not looks_like_migration(filename):
+        # Another tool's format decides for itself (goose's .go migrations are
+        # problems); ferryman's skips what does not look like a migration.
+        if not (looks_like_migration(filename) if format == "ferryman"
+                else not filename.startswith(("_", "."))):
             continue
         path = os.path.join(folder, filename)
         problem, real_root = _entry_problem(entry, path, root, real_root)
@@ -629,7 +648,10 @@ def _down_problems(ups, downs):
     for version, entries in downs.items():
         if version not in ups:
             problems.extend(f"{path}: down migration without an up migration "
-                            f"(expected {version}_{name}.up.sql)" for name, _k, path, *_more in entries)
+                            f"(expected {version}_{name}.up.sql: golang-migrate runs such a "
+                            "version as a step that does nothing going up; add that file, "
+                            "empty or with a comment, to do the same, or remove this one)"
+                            for name, _k, path, *_more in entries)
         elif len(entries) > 1:
             problems.append(f"version {version} has {len(entries)} down files: "
                             + ", ".join(p for _n, _k, p, *_more in entries))
