@@ -337,6 +337,14 @@ class Engine:
             return state
         adoption = self.adoption(db, listing)
         if adoption is None:
+            tool = self.settings.format
+            if self.settings.keep_foreign_state and tool in ("golang-migrate", "dbmate",
+                                                             "goose"):
+                # Asked to keep the tool's table from the first run: it exists from
+                # here on (a project's migration may alter it, as golang-migrate
+                # makes it before the first step).
+                start_keeping(history, state, tool, self.foreign_names()[tool])
+                return history.read_state()
             return state
         write_adoption(history, state, adoption)
         emit(self.consumers, Message("info", adoption.message()))
@@ -469,6 +477,21 @@ def write_adoption(history, state, adoption):
         run.finished_at = now()
         run.to_version = max(after) if after else None
         h.finish_run(run, "ok", adoption.message())
+
+    history.write(state, work)
+
+
+def start_keeping(history, state, tool, table):
+    """On a new database, make ``tool``'s table as the tool would and record that
+    ferryman keeps it up to date (meta ``foreign``), in one transaction."""
+    import json
+
+    from .core.foreign import create
+
+    def work(h):
+        create(h.db, tool, table)
+        h.set_meta("foreign", json.dumps({"tool": tool, "table": table, "keep": True},
+                                         sort_keys=True))
 
     history.write(state, work)
 

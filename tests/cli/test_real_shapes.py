@@ -5,8 +5,8 @@ again) gives the schema the database's own client gives applying the same files 
 the tool's order, and a database the other tool migrated half-way is adopted and
 only the rest runs.
 
-Shapes that failed on the real folders are here too, marked xfail(strict=True) with
-the bug: each passes once the bug is fixed, and then the mark must go."""
+Shapes that failed on the real folders are here too, each with the bug it found
+(fixed since)."""
 
 import re
 import subprocess
@@ -401,13 +401,12 @@ def test_goose_postgres_test_data_shape_is_adopted_half_way_and_round_trips(
     assert sorted(tables(pg_url)) == ["boxes", "goose_db_version", "holders"]
 
 
-# -- shapes that failed: each a bug, xfail until it is fixed -----------------------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a fresh database never gets golang-migrate's schema_migrations, even with "
-    "format = golang-migrate and keep_foreign_state = true, so a folder whose migration "
-    "alters it (a container registry's 0030) fails with 'relation schema_migrations does "
-    "not exist' and the hint 'fix 0030'; history.prepare keeps a foreign table only when "
-    "one was adopted"))
+# -- shapes that failed on real folders: each was a bug, fixed since --------------------
+# Found on a real folder (fixed): a fresh database never gets golang-migrate's
+# schema_migrations, even with format = golang-migrate and keep_foreign_state = true,
+# so a folder whose migration alters it (a container registry's 0030) fails with
+# 'relation schema_migrations does not exist' and the hint 'fix 0030'; history.prepare
+# keeps a foreign table only when one was adopted
 def test_a_fresh_database_gets_schema_migrations_when_keep_foreign_state_is_set(
         cli, db_url, migrations, monkeypatch, tmp_path):
     monkeypatch.setenv("FERRYMAN_KEEP_FOREIGN_STATE", "true")
@@ -419,10 +418,10 @@ def test_a_fresh_database_gets_schema_migrations_when_keep_foreign_state_is_set(
         [(20, False)], [(20, 0)])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a golang-migrate up file named N_title.up..sql (a media organiser ships "
-    "30_..._autotag.up..sql; golang-migrate reads its extension as '.sql' and runs it) is "
-    "refused, and the hint advises format = goose or dbmate for the whole folder"))
+# Found on a real folder (fixed): a golang-migrate up file named N_title.up..sql (a
+# media organiser ships 30_..._autotag.up..sql; golang-migrate reads its extension as
+# '.sql' and runs it) is refused, and the hint advises format = goose or dbmate for the
+# whole folder
 def test_a_golang_migrate_up_file_with_a_doubled_dot_before_sql_runs(
         cli, sqlite_url, migrations, monkeypatch, tmp_path):
     folder = migrations({
@@ -438,11 +437,11 @@ def test_a_golang_migrate_up_file_with_a_doubled_dot_before_sql_runs(
         ("id",), ("flag",)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: the 'down migration without an up migration' problem names a wrong file to add: "
-    "in a name-ordered folder the title twice (0003_b_b.up.sql) and 'golang-migrate runs "
-    "such a version'; in a zero-padded folder the padding lost (1_init.up.sql for "
-    "0000000000001_init.down.sql); source._down_problems builds it from version and title"))
+# Found on a real folder (fixed): the 'down migration without an up migration' problem
+# names a wrong file to add: in a name-ordered folder the title twice (0003_b_b.up.sql)
+# and 'golang-migrate runs such a version'; in a zero-padded folder the padding lost
+# (1_init.up.sql for 0000000000001_init.down.sql); source._down_problems builds it from
+# version and title
 def test_a_down_file_without_its_up_file_names_the_up_file_it_lacks(
         cli, sqlite_url, migrations, monkeypatch, tmp_path):
     named = migrations({"0001_a.up.sql": "CREATE TABLE a (id INTEGER);\n",
@@ -459,11 +458,11 @@ def test_a_down_file_without_its_up_file_names_the_up_file_it_lacks(
     assert "expected 0000000000001_init.up.sql" in result.err, result
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a goose file whose Up section is empty and which has no Down section (goose's own "
-    "test data, 00004_empty.sql) blocks going down ('no down migration for 4'); goose runs "
-    "it as nothing both ways, and ferryman already treats golang-migrate's comment-only up "
-    "files so; source.Migration.has_down for sectioned formats"))
+# Found on a real folder (fixed): a goose file whose Up section is empty and which has
+# no Down section (goose's own test data, 00004_empty.sql) blocks going down ('no down
+# migration for 4'); goose runs it as nothing both ways, and ferryman already treats
+# golang-migrate's comment-only up files so; source.Migration.has_down for sectioned
+# formats
 def test_an_empty_goose_migration_does_not_block_going_down(
         cli, db_url, migrations, monkeypatch, tmp_path):
     folder = migrations({
@@ -478,10 +477,9 @@ def test_an_empty_goose_migration_does_not_block_going_down(
     assert tables(db_url) == ["t", "u"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: going down past a migration without an undo says 'write the .down.sql file (or "
-    "down() in the module)' in Flyway and goose folders, where the undo is a U{version}__ "
-    "file or a '-- +goose Down' section (plan.py)"))
+# Found on a real folder (fixed): going down past a migration without an undo says
+# 'write the .down.sql file (or down() in the module)' in Flyway and goose folders,
+# where the undo is a U{version}__ file or a '-- +goose Down' section (plan.py)
 def test_the_missing_down_hint_speaks_the_folders_format(
         cli, sqlite_url, migrations, monkeypatch, tmp_path):
     flyway = migrations({"V1__init.sql": "CREATE TABLE a (id INTEGER);\n"}, folder="fly")
@@ -499,9 +497,9 @@ def test_the_missing_down_hint_speaks_the_folders_format(
     assert "+goose Down" in result.err and ".down.sql" not in result.err, result
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: adopting a Flyway history of V1_1__-style files says 'version 2.1 ... (…, 1_3, "
-    "1_4, 2_1)': two spellings of one version in one message; status and history say 1.3"))
+# Found on a real folder (fixed): adopting a Flyway history of V1_1__-style files says
+# 'version 2.1 ... (…, 1_3, 1_4, 2_1)': two spellings of one version in one message;
+# status and history say 1.3
 def test_adopting_flyway_names_its_versions_one_way(
         cli, sqlite_url, migrations, monkeypatch, tmp_path):
     files = {"V1_1__init.sql": "CREATE TABLE a (id INTEGER);\n",

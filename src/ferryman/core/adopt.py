@@ -57,7 +57,7 @@ class Adoption:
             return (f"took {self.found.summary()} as the truth: " + " and ".join(parts)
                     + ", running nothing")
         count = len(self.migrations)
-        versions = ", ".join(_text(m) for m in self.migrations[-3:])
+        versions = ", ".join(_shown(m) for m in self.migrations[-3:])
         more = "…, " if count > 3 else ""
         applied = (f"{count} migration{'s' if count != 1 else ''} recorded as applied "
                    f"({more}{versions}), none run" if count else "nothing was applied")
@@ -192,6 +192,12 @@ def _missing(listing, versions, state):
         f"{shown} {'are' if len(versions) > 1 else 'is'} not in the migrations folder",
         hint="point --migrations at the folder that migrated this database (restore the "
              "missing files from version control)")
+
+
+def _shown(migration):
+    """A version as status shows it: a number as its file writes it (dbmate's 001), a
+    name or a Flyway version as ferryman keeps it (1.1, not 1_1)."""
+    return _text(migration) if isinstance(migration.version, int) else str(migration.version)
 
 
 def _text(migration):

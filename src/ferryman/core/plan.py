@@ -298,8 +298,21 @@ def _downs(migrations):
             "cannot go down: no down migration for "
             + ", ".join(f"{m.version} ({m.filename})" for m in without),
             file=without[0].path, version=without[0].version,
-            hint="write the .down.sql file (or down() in the module), or use `ferryman force`")
+            hint=_undo_hint(without[0]) + ", or use `ferryman force`")
     return [Step(m, "down") for m in migrations]
+
+
+def _undo_hint(migration):
+    """How a migration gets its undo, in its folder's format."""
+    format = getattr(migration, "format", None)
+    if format == "flyway":
+        return (f"write its undo as U{migration.version_text}__"
+                f"{migration.name.replace(' ', '_')}.sql")
+    if format == "goose":
+        return "add a '-- +goose Down' section with its undo to the file"
+    if format == "dbmate":
+        return "add a '-- migrate:down' section with its undo to the file"
+    return "write the .down.sql file (or down() in the module)"
 
 
 def _highest(applied):

@@ -97,9 +97,8 @@ class Migration:
         if self.kind == "python":
             return _PY_DOWN.search(self.script("up").text) is not None
         if self.format in SECTIONED:
-            down = self.script("down")
-            return bool(down.statements) if down.statements is not None else bool(
-                down.text.strip())
+            return _has_statements(self.script("down")) or not _has_statements(
+                self.script("up"))  # an empty migration undoes as nothing
         return self.down_path is not None or self._runs_nothing()
 
     def _runs_nothing(self):
@@ -287,6 +286,13 @@ class Script:
 
 
 SECTIONED = ("dbmate", "goose")
+
+
+def _has_statements(script):
+    if script.statements is not None:
+        return bool(script.statements)
+    return any(line.strip() and not line.lstrip().startswith("--")
+               for line in script.text.split("\n"))
 
 
 def _sections(format, whole):
@@ -579,6 +585,13 @@ def _file_away(phase, filename, path, ups, downs, repeatables):
     match = SQL_NAME.match(filename)
     kind = "sql"
     if match is None:
+        # golang-migrate splits at the last ".up."/".down.": ".up..sql" has the
+        # extension ".sql", which it runs as SQL (a real project ships one).
+        other = _GOLANG_MIGRATE.match(filename)
+        if other is not None and other.group(4).lstrip(".") == "sql" and (
+                other.group(4) != "sql"):
+            match = other
+    if match is None:
         match, kind = PY_NAME.match(filename), "python"
     if match is None or (kind == "python" and ".up." in filename):
         return _naming_problem(path, filename)
@@ -648,9 +661,8 @@ def _down_problems(ups, downs):
     for version, entries in downs.items():
         if version not in ups:
             problems.extend(f"{path}: down migration without an up migration "
-                            f"(expected {version}_{name}.up.sql: golang-migrate runs such a "
-                            "version as a step that does nothing going up; add that file, "
-                            "empty or with a comment, to do the same, or remove this one)"
+                            f"(expected {_up_name(path)}: add it, empty or with a comment, "
+                            "for a version that does nothing going up; or remove this file)"
                             for name, _k, path, *_more in entries)
         elif len(entries) > 1:
             problems.append(f"version {version} has {len(entries)} down files: "
@@ -659,6 +671,16 @@ def _down_problems(ups, downs):
             problems.append(f"{entries[0][2]}: a Python migration has its down() in the "
                             "module; remove this file or the down() function")
     return problems
+
+
+def _up_name(path):
+    """The name of the up file a down file pairs with: its own name, up for down."""
+    name = os.path.basename(path)
+    for down, up in ((".down.", ".up."), ("_down.", "_up.")):
+        at = name.rfind(down)
+        if at >= 0:
+            return name[:at] + up + name[at + len(down):]
+    return name
 
 
 def looks_like_migration(filename):
