@@ -38,8 +38,7 @@ def _pg_admin():
         pytest.fail(f"PostgreSQL is required and unreachable at {PG_DSN!r}: {exc}")
 
 
-@pytest.fixture
-def pg_database():
+def _new_pg_database():
     """Create a uniquely named database; yield its name; drop it."""
     name = f"ferryman_t_{uuid.uuid4().hex[:12]}"
     with _pg_admin() as admin:
@@ -49,6 +48,31 @@ def pg_database():
     finally:
         with _pg_admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_database():
+    yield from _new_pg_database()
+
+
+def _twin_of(url, tmp_path):
+    """A second, empty database on the engine of ``url`` (the ground truth a database's
+    own client builds from the same files), dropped afterwards."""
+    if url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'twin.db'}"
+        return
+    for name in _new_pg_database():
+        yield url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture
+def twin(db_url, tmp_path):
+    yield from _twin_of(db_url, tmp_path)
+
+
+@pytest.fixture
+def pg_twin(pg_url, tmp_path):
+    yield from _twin_of(pg_url, tmp_path)
 
 
 @pytest.fixture

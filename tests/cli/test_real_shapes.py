@@ -10,43 +10,12 @@ Shapes that failed on the real folders are here too, each with the bug it found
 
 import re
 import subprocess
-import uuid
 import zlib
 
-import pytest
-
-from helpers import PG_DSN, bound_cli, query, run_with_client, tables
+from helpers import bound_cli, query, run_with_client, tables
 
 
 # -- helpers --------------------------------------------------------------------------------
-def _twin_of(url, tmp_path):
-    """A second, empty database on the same engine as ``url``: the ground truth the
-    client builds. Dropped afterwards."""
-    if url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'twin.db'}"
-        return
-    import psycopg
-
-    name = f"ferryman_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN + " dbname=postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_DSN + " dbname=postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def twin(db_url, tmp_path):
-    yield from _twin_of(db_url, tmp_path)
-
-
-@pytest.fixture
-def pg_twin(pg_url, tmp_path):
-    yield from _twin_of(pg_url, tmp_path)
-
-
 _OTHER_TOOLS = ("ferryman", "schema_migrations", "goose_db_version", "flyway_schema_history")
 
 

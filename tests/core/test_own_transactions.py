@@ -13,10 +13,9 @@ and both must end the same.
 
 import json
 import subprocess
-import uuid
 
 import pytest
-from helpers import PG_DSN, query, sqlite_path, tables
+from helpers import query, sqlite_path, tables
 
 from ferryman import Migrator
 from ferryman.core.source import scan
@@ -75,24 +74,6 @@ def snapshot(url):
                              "tbl_name NOT LIKE 'ferryman%' ORDER BY 1")
     rows = {table: sorted(query(url, f"SELECT * FROM {table}")) for table in tables(url)}
     return columns, indexes, rows
-
-
-@pytest.fixture
-def twin(db_url, tmp_path):
-    """A second, empty database on the same engine, for the database's own client."""
-    if not is_pg(db_url):
-        yield f"sqlite:///{tmp_path / 'twin.db'}"
-        return
-    import psycopg
-
-    name = f"ferryman_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN + " dbname=postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield db_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_DSN + " dbname=postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def apply_with_client(url, path):
