@@ -302,7 +302,8 @@ def test_a_directory_named_like_a_migration_says_so(migrations):
     folder = migrations(USERS)
     os.mkdir(os.path.join(folder, "2_dir.up.sql"))
     (problem,) = problems_of(folder)
-    assert problem.endswith("2_dir.up.sql: cannot read: a directory, not a migration file")
+    assert "2_dir.up.sql: cannot read: a directory, not a migration file (" in problem
+    assert problem.kind == "unreadable"
 
 
 def test_nothing_was_created_by_refused_files_on_postgresql(cli, pg_url, migrations):

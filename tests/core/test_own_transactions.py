@@ -133,8 +133,9 @@ def test_a_begin_never_committed_is_a_problem(text, line):
     words = text.splitlines()[line - 1].rstrip(";")
     assert problems[0].endswith(
         f"1_a.up.sql:{line}: {words} at line {line} is never committed: the file ends "
-        "inside its own transaction; add COMMIT; after its last statement (or ROLLBACK; "
+        "inside its own transaction (add COMMIT; after its last statement, or ROLLBACK; "
         "to undo it)"), problems
+    assert (problems[0].kind, problems[0].line) == ("transaction", line)
 
 
 def test_what_postgresql_ignores_is_noted():

@@ -148,8 +148,8 @@ def test_problems_name_the_line_of_what_is_wrong(migrations):
     assert any(p.startswith(os.path.join(folder, "9_late.up.sql") + ":2:")
                for p in problems), problems
     assert any(p.endswith(os.path.join(folder, "10_open.up.sql") + ":2: BEGIN at line 2 is "
-                          "never committed: the file ends inside its own transaction; add "
-                          "COMMIT; after its last statement (or ROLLBACK; to undo it)")
+                          "never committed: the file ends inside its own transaction (add "
+                          "COMMIT; after its last statement, or ROLLBACK; to undo it)")
                for p in problems), problems
     assert any("12_syntax.py:1:" in p for p in problems), problems
 

@@ -13,6 +13,8 @@ A single ``BEGIN ... COMMIT`` around the whole file is the exception: ferryman's
 transaction replaces it.
 """
 
+import re
+
 from .splitter import SplitError
 
 # Statements that end the transaction they run in (see ends_transaction).
@@ -47,7 +49,7 @@ def compile_script(script, dialect, phase="core", options=None):
     try:
         statements = script.split(dialect)
     except SplitError as exc:
-        return None, [f"{name}: {exc}"]
+        return None, [_split_problem(name, exc)]
     notes = []
     if script.transactional and _wrapped(statements, dialect):
         # golang-migrate runs files as they are, so many wrap themselves in BEGIN/COMMIT;
@@ -118,9 +120,10 @@ def _blocks(path, statements):
     if opened is None:
         return notes, []
     words = " ".join(opened.words[:2])
-    return notes, [f"{path}:{opened.line}: {words} at line {opened.line} is never committed: "
-                   "the file ends inside its own transaction; add COMMIT; after its last "
-                   "statement (or ROLLBACK; to undo it)"]
+    return notes, [_problem(path, opened.line, "transaction", f"{words} at line "
+                            f"{opened.line} is never committed: the file ends inside its own "
+                            "transaction", "add COMMIT; after its last statement, or "
+                            "ROLLBACK; to undo it")]
 
 
 def controls_transaction(words):
@@ -158,12 +161,17 @@ def _compile_python(script):
     try:
         tree = ast.parse(script.text, filename=script.path)
     except SyntaxError as exc:
-        return None, [f"{script.path}:{exc.lineno}: Python syntax error: {exc.msg}"]
+        return None, [_problem(script.path, exc.lineno, "python",
+                               f"Python syntax error: {exc.msg}",
+                               f"correct the code; `python -m py_compile {script.path}` "
+                               "shows the error in context")]
     functions = {node.name for node in tree.body
                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
     problems = []
     if "up" not in functions:
-        problems.append(f"{script.path}: a Python migration defines up(ctx) at module level")
+        problems.append(_problem(script.path, None, "python", "a Python migration "
+                                 "defines up(ctx) at module level", "add `def up(ctx):` at "
+                                 "the module's top level (and `def down(ctx):` to undo it)"))
     return Compiled((), script.transactional,
                     None if script.transactional else "# ferryman:no-transaction"), problems
 
@@ -179,9 +187,33 @@ def check_files(listing, dialect):
             try:
                 _compiled, found = migration.compiled(direction, dialect)
             except OSError as exc:
-                problems.append(f"{path}: cannot read: {exc.strerror}")
+                problems.append(_problem(path, None, "unreadable",
+                                         f"cannot read: {exc.strerror}",
+                                         "make it a regular file this user can read, or "
+                                         "start its name with _ to leave it out"))
             except UnicodeDecodeError as exc:
-                problems.append(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})")
+                problems.append(_problem(path, None, "encoding", "not UTF-8 text (invalid "
+                                         f"byte at offset {exc.start})", "save it as UTF-8 "
+                                         "(iconv -f ITS_ENCODING -t utf-8 converts it)"))
             else:
                 problems.extend(found)
     return problems
+
+
+def _problem(file, line, kind, message, hint):
+    """A core/formats.py Problem (formats is imported only when there is one)."""
+    from .formats import Problem
+
+    return Problem(file, line, kind, message, hint)
+
+
+_OPENED_AT = re.compile(r"opened at line ([0-9]+)")
+
+
+def _split_problem(path, error):
+    """The problem of SQL the splitter cannot cut (SplitError: ``unterminated ...
+    opened at line N``), at that line."""
+    opened = _OPENED_AT.search(str(error))
+    return _problem(path, int(opened.group(1)) if opened else None, "split", str(error),
+                    "close it where it should end: everything after it reads as part of it, "
+                    "so no statement can be cut")

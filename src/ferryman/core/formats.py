@@ -42,10 +42,10 @@ from collections import namedtuple
 from .splitter import SplitError, Statement, split
 
 __all__ = [
-    "FORMATS", "DEFAULT_FORMAT", "Problem", "Name", "FlywayVersion", "Section",
-    "DbmateSections", "GooseSections", "parse_name", "check_names", "detect",
-    "explain_refusal", "flyway_checksum", "flyway_placeholders", "dbmate_sections",
-    "goose_sections",
+    "FORMATS", "DEFAULT_FORMAT", "PROBLEM_KINDS", "Problem", "Name", "FlywayVersion",
+    "Section", "DbmateSections", "GooseSections", "parse_name", "check_names", "detect",
+    "explain_refusal", "other_format", "flyway_checksum", "flyway_placeholders",
+    "dbmate_sections", "goose_sections",
 ]
 
 FORMATS = ("ferryman", "golang-migrate", "name", "flyway", "dbmate", "goose")
@@ -61,20 +61,51 @@ _OWN_NAMES = {"ferryman": "ferryman's names", "golang-migrate": "golang-migrate'
 _EXAMPLES = 3  # names quoted in a reason before "..."
 
 
+# The kinds of problem a migration file can have (Problem.kind), as ``validate --json``
+# names them.
+PROBLEM_KINDS = {
+    "name": "the file name is not one the folder's format takes",
+    "version": "the version in the name cannot be stored (above 2**63-1)",
+    "duplicate": "two files for one migration: a shared version, name or title",
+    "pairing": "a down file without its up migration, or beside a Python migration",
+    "link": "a symbolic link to a file outside the migrations folder",
+    "unreadable": "the file cannot be read (permissions, not a regular file)",
+    "encoding": "the file is not UTF-8 text",
+    "control": "the text holds a control character no migration needs (a NUL)",
+    "directive": "an unknown or misplaced -- ferryman: directive",
+    "split": "the SQL cannot be cut into statements (an unterminated quote or comment)",
+    "transaction": "the file begins a transaction of its own that it never ends",
+    "python": "a Python migration does not compile, or has no up(ctx)",
+    "unsupported": "something the file's own tool would do that ferryman does not",
+    "placeholder": "a Flyway placeholder, which Flyway replaces and ferryman does not",
+    "section": "dbmate's or goose's up/down sections are missing or misplaced",
+    "annotation": "a goose annotation line goose refuses",
+}
+
+
 class Problem(str):
     """A problem text, ``{file}[:{line}]: {message} ({hint})``, that keeps its parts:
-    ``file``, ``line`` (None when it is about the name), ``kind`` (a short word:
-    name, unsupported, duplicate, section, annotation...), ``message`` and ``hint``."""
+    ``file``, ``line`` (None when it is about the name), ``kind`` (one of
+    PROBLEM_KINDS), ``message`` and ``hint`` (the way forward).
 
-    def __new__(cls, file, line, kind, message, hint=""):
+    ``files``: every file it is about (a duplicate names several; by default the one);
+    ``key``: what makes problems of one kind one entry in ``validate --json``, where
+    the default (None) is the message and the file, up and down alike, so that an up
+    file and its down file with the same problem are one entry; a duplicate version
+    says ("version", version), so that its up files and its down files are one."""
+
+    def __new__(cls, file, line, kind, message, hint="", files=None, key=None):
         where = f"{file}:{line}" if line else f"{file}"
         self = super().__new__(cls, f"{where}: {message}" + (f" ({hint})" if hint else ""))
         self.file, self.line, self.kind, self.message, self.hint = (
             file, line, kind, message, hint)
+        self.files = tuple(files) if files else (file,)
+        self.key = key
         return self
 
     def __reduce__(self):
-        return (Problem, (self.file, self.line, self.kind, self.message, self.hint))
+        return (Problem, (self.file, self.line, self.kind, self.message, self.hint,
+                          self.files, self.key))
 
 
 class Name(namedtuple("Name", "format file key version_text title direction kind order")):
@@ -121,6 +152,12 @@ def _parser(format):
     except KeyError:
         raise ValueError(f"unknown migrations format {format!r}, expected one of "
                          + ", ".join(FORMATS)) from None
+
+
+def other_format(hint, filename, format):
+    """``hint`` for a name ``format`` refuses, plus which other format takes the name
+    (``Flyway takes this name: set format = "flyway"``), if one does."""
+    return _with_other_format(hint, filename, format)
 
 
 def _with_other_format(hint, filename, format):

@@ -1,100 +1,107 @@
-"""Problems in the migration files as objects: ``{file, line, kind, message, hint}``.
+"""Problems in the migration files as objects: ``{file, files, line, kind, message,
+hint}``, as ``ferryman validate`` lists them.
 
-Every reader of the files (core/source.py, core/compile.py, core/formats.py) says a
-problem as one text that names the file (and line), what is wrong and the way forward;
-core/formats.py's ``Problem`` keeps those parts itself. ``structured`` turns a list of
-either into the objects ``ferryman validate --json`` prints, and makes an up file and
-its down file with the same problem one entry (``files`` lists both).
+Every reader of the files (core/source.py, core/compile.py, core/formats.py) makes
+each problem a core/formats.py ``Problem``: a text naming the file (and line), what is
+wrong and the way forward, which keeps those parts. ``structured`` turns a list of
+them into the objects ``validate --json`` prints; ``lines`` into the lines ``validate``
+prints. Both make an up file and its down file with the same problem one entry
+(``files`` lists both; the up file names it), and so the up and the down files of one
+duplicate version. A text that is not a Problem is kept whole (kind ``other``).
 
-Pure: texts in, dicts out.
+Pure: problems in, dicts and texts out.
 """
 
 import os
 import re
 
-# "{file}[:{line}]: {message}": the file is a path (it holds a separator, or ends
-# like a migration file); a line number follows it when the problem is inside.
-_WHERE = re.compile(r"([^\n]+?)(?::([0-9]+))?: ([^\n]*(?:\n[^\n]*)*)")
-_HINT = re.compile(r"\(([^()]*)\)\s*$")
-_DIRECTION = re.compile(r"([._])(up|down)([._])")
-# (kind, words a problem of that kind says), first match wins.
-_KINDS = (
-    ("duplicate", ("is used by", "appears", "more than one migration", "down files")),
-    ("name", ("name does not follow", "does not follow", "names are", "not printable",
-              "is not a version", "prefixes are")),
-    ("version", ("version ", "is above")),
-    ("link", ("symbolic link",)),
-    ("control", ("control character",)),
-    ("directive", ("directive",)),
-    ("encoding", ("not UTF-8",)),
-    ("unreadable", ("cannot read",)),
-    ("python", ("Python", "up(ctx)")),
-    ("transaction", ("never committed", "transaction")),
-    ("pairing", ("without an up migration", "has its down()")),
-    ("unsupported", ("ferryman runs", "does not run", "cannot run", "placeholder")),
-    ("section", ("migrate:up", "migrate:down")),
-    ("annotation", ("+goose",)),
-)
+_MARKERS = (".up.", ".down.", "_up.", "_down.")
+_FLYWAY = re.compile(r"[VU](?=[0-9][0-9._]*__)")  # V1__x.sql and its undo U1__x.sql
 
 
 def describe(problem):
-    """The parts of one problem: {file, line, kind, message, hint}."""
+    """The parts of one problem: {file, line, kind, message, hint}; a text that is not a
+    Problem is its message, of kind ``other``."""
     if all(hasattr(problem, a) for a in ("file", "line", "kind", "message", "hint")):
         return {"file": problem.file, "line": problem.line, "kind": problem.kind,
                 "message": problem.message, "hint": problem.hint or None}
-    text = str(problem)
-    file = line = None
-    message = text
-    where = _WHERE.fullmatch(text)
-    if where and _is_path(where.group(1)):
-        file, message = where.group(1), where.group(3)
-        line = int(where.group(2)) if where.group(2) else None
-    elif "used by" in text or "appears" in text:
-        paths = text.rsplit(": ", 1)[-1].split(", ")
-        file = paths[0] if paths and _is_path(paths[0]) else None
-    hint = None
-    found = _HINT.search(message)
-    if found and found.start() > 0:
-        hint, message = found.group(1), message[:found.start()].rstrip()
-    return {"file": file, "line": line, "kind": _kind(message), "message": message,
-            "hint": hint}
+    return {"file": None, "line": None, "kind": "other", "message": str(problem),
+            "hint": None}
 
 
 def structured(problems):
-    """The problems as objects, an up file and its down file with the same problem
-    (same kind and message) merged into one entry whose ``files`` lists both."""
-    out, seen = [], {}
+    """The problems as objects {file, files, line, kind, message, hint}, in order; an
+    up file and its down file with the same problem (the same kind and message, apart
+    from the file's name) one entry, named by the up file, whose ``files`` lists both;
+    problems with the same ``key`` (a duplicate version's up and down files) one entry
+    too."""
+    out, entries = [], {}
     for problem in problems:
         item = describe(problem)
-        item["files"] = [item["file"]] if item["file"] else []
-        if item["kind"] == "duplicate" and ": " in item["message"]:
-            listed = item["message"].rsplit(": ", 1)[1].split(", ")
-            item["files"] = [p for p in listed if _is_path(p)] or item["files"]
-        key = (item["kind"], item["message"], item["line"], _pair_key(item["file"]))
-        if item["file"] and key in seen:
-            first = seen[key]
-            first["files"].append(item["file"])
-            if "down" in os.path.basename(first["file"] or ""):
-                first["file"] = item["file"]  # the up file names the entry
+        item["files"] = list(getattr(problem, "files", None) or
+                             ([item["file"]] if item["file"] else []))
+        key = _merge_key(problem, item)
+        if key is None or key not in entries:
+            if key is not None:
+                entries[key] = item
+            out.append(item)
             continue
-        seen[key] = item
-        out.append(item)
+        _merge(entries[key], item)
     return out
 
 
-def _pair_key(path):
-    if not path:
+def lines(problems):
+    """One line per entry of ``structured``: the problem's own text, its other files
+    named after the first (``/m/2_x.up.txt (and 2_x.down.txt): ...``)."""
+    return [_line(item) for item in structured(problems)]
+
+
+def _line(item):
+    if item["file"] is None:
+        return item["message"]
+    where = item["file"] + (f":{item['line']}" if item["line"] else "")
+    others = [os.path.basename(f) for f in item["files"]
+              if f != item["file"] and f not in item["message"]]
+    if others:
+        where += f" (and {', '.join(others)})"
+    return f"{where}: {item['message']}" + (f" ({item['hint']})" if item["hint"] else "")
+
+
+def _merge_key(problem, item):
+    if item["file"] is None:
         return None
-    folder, name = os.path.split(path)
-    return folder, _DIRECTION.sub(r"\1*\3", name, count=1)
+    key = getattr(problem, "key", None)
+    if key is not None:
+        return item["kind"], key
+    folder, name = os.path.split(item["file"])
+    neutral, _direction = _pair_form(name)
+    return (item["kind"], item["line"], folder, neutral,
+            item["message"].replace(name, neutral))
 
 
-def _is_path(text):
-    return os.sep in text or text.lower().endswith((".sql", ".py"))
+def _merge(entry, item):
+    """Fold ``item`` into ``entry``; the up file's problem names the entry."""
+    if _is_down(entry["file"]) and not _is_down(item["file"]):
+        lead, other = dict(item), dict(entry)
+    else:
+        lead, other = entry, item
+    files = lead["files"] + [f for f in other["files"] if f not in lead["files"]]
+    entry.update(lead)
+    entry["files"] = files
 
 
-def _kind(message):
-    for kind, words in _KINDS:
-        if any(word in message for word in words):
-            return kind
-    return "other"
+def _is_down(path):
+    return _pair_form(os.path.basename(path))[1] == "down"
+
+
+def _pair_form(name):
+    """(the name with its direction left out, "up", "down" or None): ``2_x.*.sql``
+    for ``2_x.up.sql`` and ``2_x.down.sql``, ``*1__x.sql`` for Flyway's V and U."""
+    at, marker = max((name.rfind(m), m) for m in _MARKERS)
+    if at >= 0:
+        direction = "down" if "down" in marker else "up"
+        return (name[:at] + marker[0] + "*" + marker[-1] + name[at + len(marker):],
+                direction)
+    if _FLYWAY.match(name):
+        return "*" + name[1:], "down" if name[0] == "U" else "up"
+    return name, None

@@ -343,10 +343,12 @@ def control_character(text, path):
     code = ord(found.group())
     name = _CONTROL_NAMES.get(code, "a control character")
     more = len(_CONTROL.findall(text)) - 1
-    return (f"{path}:{line}: control character U+{code:04X} ({name}) at column "
-            f"{start - line_start + 1}" + (f", and {more} more in the file" if more else "")
-            + "; no migration needs one, and PostgreSQL's driver cuts a statement at a NUL"
-            " (remove it; write it as an escape, e.g. chr(27), where the data needs it)")
+    return _problem(path, line, "control", f"control character U+{code:04X} ({name}) at "
+                    f"column {start - line_start + 1}"
+                    + (f", and {more} more in the file" if more else "")
+                    + "; no migration needs one, and PostgreSQL's driver cuts a statement "
+                    "at a NUL", "remove it; write it as an escape, e.g. chr(27), where the "
+                    "data needs it")
 
 
 def normalise(text):
@@ -375,13 +377,15 @@ def parse_directives(text, path):
         match = _DIRECTIVE.match(line)
         if match:
             name, arg = match.group(1), match.group(2).strip()
-            where = f"{path}:{number}"
             if name not in KNOWN_DIRECTIVES:
                 known = ", ".join(sorted(KNOWN_DIRECTIVES))
-                problems.append(f"{where}: unknown directive 'ferryman:{name}' (known: {known})")
+                problems.append(_problem(path, number, "directive", "unknown directive "
+                                         f"'ferryman:{name}' (known: {known})",
+                                         "correct its spelling, or remove the line"))
             elif not in_header:
-                problems.append(f"{where}: directive 'ferryman:{name}' must come before the "
-                                "first statement")
+                problems.append(_problem(path, number, "directive", f"directive "
+                                         f"'ferryman:{name}' must come before the first "
+                                         "statement", "move the line to the top of the file"))
             else:
                 directives[name] = arg
         elif stripped and not stripped.startswith(("--", "#")):
@@ -564,9 +568,9 @@ def _entry_problem(entry, path, root, real_root):
     not printable, a link out of the phase folder -- or None; with the phase folder's
     real path, resolved at the first link (``real_root`` until then)."""
     if not entry.name.isprintable():
-        return (f"{_printable(path)}: the name holds a character that is not "
-                "printable (a control character, or bytes that are not UTF-8); "
-                "rename it"), real_root
+        return _problem(_printable(path), None, "name", "the name holds a character that "
+                        "is not printable (a control character, or bytes that are not "
+                        "UTF-8)", "rename it"), real_root
     if entry.is_symlink():
         real_root = real_root or os.path.realpath(root)
         target = _outside(real_root, path)
@@ -597,9 +601,9 @@ def _file_away(phase, filename, path, ups, downs, repeatables):
         return _naming_problem(path, filename)
     version = int(match.group(1))
     if version > MAX_VERSION:
-        return (f"{path}: version {match.group(1)} is above {MAX_VERSION}, the largest "
-                "a database's BIGINT holds; renumber it (a UTC timestamp such as "
-                "20260101120000 fits)")
+        return _problem(path, None, "version", f"version {match.group(1)} is above "
+                        f"{MAX_VERSION}, the largest a database's BIGINT holds",
+                        "renumber it (a UTC timestamp such as 20260101120000 fits)")
     direction = match.group(3) if kind == "sql" else "up"
     table = downs if direction == "down" else ups
     table.setdefault(version, []).append((match.group(2), kind, path))
@@ -660,26 +664,36 @@ def _down_problems(ups, downs):
     problems = []
     for version, entries in downs.items():
         if version not in ups:
-            problems.extend(f"{path}: down migration without an up migration "
-                            f"(expected {_up_name(path)}: add it, empty or with a comment, "
-                            "for a version that does nothing going up; or remove this file)"
+            problems.extend(_problem(path, None, "pairing", "down migration without an up "
+                                     "migration", f"expected {_up_name(path)}: add it, empty "
+                                     "or with a comment, for a version that does nothing "
+                                     "going up; or remove this file")
                             for name, _k, path, *_more in entries)
         elif len(entries) > 1:
-            problems.append(f"version {version} has {len(entries)} down files: "
-                            + ", ".join(p for _n, _k, p, *_more in entries))
+            paths = [p for _n, _k, p, *_more in entries]
+            problems.append(_problem(
+                paths[0], None, "duplicate",
+                f"version {version} has {len(entries)} down files: " + ", ".join(paths),
+                "keep one down file per version: give each up migration its own version, "
+                "its down file renamed with it, or remove the extra down files",
+                files=paths, key=("version", version)))
         elif any(k == "python" for _n, k, _p, *_more in ups[version]) and len(ups[version]) == 1:
-            problems.append(f"{entries[0][2]}: a Python migration has its down() in the "
-                            "module; remove this file or the down() function")
+            problems.append(_problem(entries[0][2], None, "pairing", "a Python migration "
+                                     "has its down() in the module",
+                                     "remove this file or the down() function"))
     return problems
 
 
 def _up_name(path):
-    """The name of the up file a down file pairs with: its own name, up for down."""
+    """The name of the up file a down file pairs with: its own name, up for down (V
+    for U, a Flyway undo's)."""
     name = os.path.basename(path)
     for down, up in ((".down.", ".up."), ("_down.", "_up.")):
         at = name.rfind(down)
         if at >= 0:
             return name[:at] + up + name[at + len(down):]
+    if name.startswith("U") and "__" in name:
+        return "V" + name[1:]
     return name
 
 
@@ -704,9 +718,13 @@ def _naming_problem(path, filename):
         why = "the extension must be .sql or .py, in lower case; "
     else:
         why = ""
-    return (f"{path}: name does not follow {{version}}_{{title}}.up.sql, "
-            "{version}_{title}.down.sql, {version}_{title}.py or R__{title}.sql; "
-            f"not a migration ({why}rename it, or start its name with _ to ignore it)")
+    from .formats import other_format
+
+    return _problem(path, None, "name", "name does not follow {version}_{title}.up.sql, "
+                    "{version}_{title}.down.sql, {version}_{title}.py or R__{title}.sql; "
+                    "not a migration", other_format(
+                        f"{why}rename it, or start its name with _ to ignore it", filename,
+                        "ferryman"))
 
 
 def _outside(real_root, path):
@@ -719,9 +737,18 @@ def _outside(real_root, path):
 
 
 def _link_problem(path, target, root):
-    return (f"{path}: a symbolic link to {_printable(target)}, outside the migrations folder "
-            f"{root}; ferryman reads no file from outside it (copy the file in, or link "
-            "within the folder)")
+    return _problem(path, None, "link",
+                    f"a symbolic link to {_printable(target)}, outside the migrations folder "
+                    f"{root}; ferryman reads no file from outside it",
+                    "copy the file in, or link within the folder")
+
+
+def _problem(file, line, kind, message, hint="", files=None, key=None):
+    """A core/formats.py Problem: a text, which keeps its parts for ``validate --json``
+    (formats is imported here, off the status path)."""
+    from .formats import Problem
+
+    return Problem(file, line, kind, message, hint, files, key)
 
 
 def _printable(text):
@@ -735,19 +762,45 @@ def _duplicates(migrations):
         seen.setdefault(m.version, []).append(m)
     for version, group in seen.items():
         if len(group) > 1:
-            problems.append(f"version {version} is used by {len(group)} migrations: "
-                            + ", ".join(m.path for m in group) + " (give each its own "
-                            "version, e.g. rename the newer one with the next number; or, "
-                            "for a folder ordered by file name, set format = \"name\")")
+            paths = [m.path for m in group]
+            problems.append(_problem(
+                paths[0], None, "duplicate",
+                f"version {version} is used by {len(group)} migrations: " + ", ".join(paths),
+                _duplicate_hint(version, group[-1].name, group[0].format), files=paths,
+                key=("version", version)))
     return problems
+
+
+def _duplicate_hint(version, name, format):
+    """The way forward for a version several migrations share (``name``: the newer's;
+    ``format``: the folder's, None for ferryman's)."""
+    kind = getattr(version, "kind", None)
+    if kind == "name":
+        return ("keep one of them: in a folder ordered by file name, {name}.up.sql and "
+                "{name}_up.sql name the same migration")
+    title = re.sub(r"[^a-z0-9]+", "_", (name or "").lower()).strip("_") or "NAME"
+    renumber = (f"give each its own version: renumber all but one, e.g. move the newer "
+                f"one's SQL into the files `ferryman new {title}` creates (the next "
+                "version) and delete its old files")
+    if kind == "flyway":
+        return (renumber + "; Flyway compares versions as numbers (1 = 1.0 = 1_0) and "
+                "refuses such a folder too")
+    if format == "dbmate":
+        return renumber
+    if format == "goose":
+        return renumber + "; goose refuses such a folder too"
+    return renumber + '; or, for a folder ordered by file name, set format = "name"'
 
 
 def _duplicate_repeatables(repeatables):
     seen = {}
     for r in repeatables:
         seen.setdefault(r.name, []).append(r.path)
-    return [f"repeatable migration R__{name}.sql appears {len(paths)} times: "
-            + ", ".join(paths) for name, paths in seen.items() if len(paths) > 1]
+    return [_problem(paths[0], None, "duplicate", f"repeatable migration R__{name}.sql "
+                     f"appears {len(paths)} times: " + ", ".join(paths),
+                     "keep one: a repeatable is known by its title in every phase folder and "
+                     "dialect subfolder, so rename or remove the others", files=paths)
+            for name, paths in seen.items() if len(paths) > 1]
 
 
 def _unique(migrations):
