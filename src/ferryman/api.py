@@ -19,7 +19,7 @@ from .core.history import Entry
 from .core.plan import NOTHING, check_state, plan_down, plan_goto, plan_up, resolve
 from .core.runner import Run, now
 from .engine import Engine
-from .errors import InputError
+from .errors import InputError, SourceError
 from .results import (BackupInfo, HistoryEntry, MigrationInfo, MigrationStatus, RunResult,
                       StepInfo, Validation)
 
@@ -109,11 +109,18 @@ class Migrator:
 
     def validate(self) -> Validation:
         """Check every file, then the applied migrations' checksums. Read-only.
-        Raises SourceError (2) or a StateError (3) listing what is wrong."""
-        listing = self.engine.listing()
+        Raises SourceError (2) or a StateError (3) listing what is wrong; both say how
+        the folder was read (``format``, ``format_reasons``)."""
+        try:
+            listing = self.engine.listing()
+        except SourceError as error:
+            error.format, error.format_reasons = read_as(self.engine.listing(check=False))
+            raise
+        format, reasons = read_as(listing)
         state = self.engine.read_state()
         check_state(listing, state)
-        return Validation(len(listing.migrations), len(state.applied), self.url.redacted())
+        return Validation(len(listing.migrations), len(state.applied), self.url.redacted(),
+                          format=format, format_reasons=reasons)
 
     # -- changing ---------------------------------------------------------------------
     def up(self, target=None, *, dry_run=False, allow_out_of_order=None) -> RunResult:
@@ -419,6 +426,19 @@ def _count(versions):
 def _list(versions):
     shown = ", ".join(map(str, versions[:10]))
     return shown + (f" and {len(versions) - 10} more" if len(versions) > 10 else "")
+
+
+def read_as(listing):
+    """(format, reasons): the format the listing's first folder is read in, and why
+    each folder is read so (its path first when there are several)."""
+    formats = listing.formats
+    if not formats:
+        return None, ()
+    reasons = []
+    for folder, (_format, why) in formats.items():
+        why = why or ["every migration file is named as ferryman names them"]
+        reasons += [f"{folder}: {w}" if len(formats) > 1 else w for w in why]
+    return next(iter(formats.values()))[0], tuple(reasons)
 
 
 def status(database_url=None, migrations=None, **options) -> MigrationStatus:

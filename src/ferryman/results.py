@@ -147,10 +147,16 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class Validation:
+    """What ``validate`` found valid, and how the folder was read: ``format`` (its
+    first folder's: ferryman, golang-migrate, name, flyway, dbmate, goose) and
+    ``format_reasons``, why (the names that say so, or the configuration)."""
+
     migrations: int
     applied_checked: int
     database: str | None = None
     problems: tuple = field(default=())
+    format: str | None = None
+    format_reasons: tuple = ()
 
     def to_dict(self):
         return asdict(self)

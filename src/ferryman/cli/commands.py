@@ -115,23 +115,34 @@ def cmd_validate(params, out):
     try:
         result = migrator("validate", params, out).validate()
     except SourceError as exc:
-        if not out.json:
-            raise
-        from ..core.problems import structured
+        from ..core.problems import lines, structured
 
-        # The problems as objects (file, line, kind, message, hint), not one string.
+        format, reasons = getattr(exc, "format", None), getattr(exc, "format_reasons", ())
+        # One line per problem, an up file and its down file with one problem as one.
+        merged = SourceError(lines(exc.problems), hint=exc.hint)
+        if not out.json:
+            _read_as(out, format, reasons)
+            raise merged from None
+        # The problems as objects (file, files, line, kind, message, hint).
         out.document({"ok": False, "error": type(exc).__name__, "exit_code": exc.exit_code,
-                      "message": exc.message,
-                      "format": getattr(exc, "format", None),
+                      "message": merged.message, "format": format,
+                      "format_reasons": list(reasons),
                       "advice": getattr(exc, "advice", []),
                       "problems": structured(exc.problems), "hint": exc.hint})
         return exc.exit_code
     if out.json:
         out.document(dict(result.to_dict(), ok=True))
     else:
+        _read_as(out, result.format, result.format_reasons)
         out.line(f"ok: {result.migrations} migration files are valid; {result.applied_checked} "
                  "applied migrations match their files")
     return 0
+
+
+def _read_as(out, format, reasons):
+    """The line saying which format the folder is read in, and why."""
+    if format:
+        out.line(f"format: {format}" + (f" ({'; '.join(reasons)})" if reasons else ""))
 
 
 # -- changing -----------------------------------------------------------------------------
