@@ -377,13 +377,11 @@ class Engine:
         if not foreign.get("keep") or not foreign.get("tool"):
             return None
         from .core.adopt import KEPT
-        from .core.foreign import detect
+        from .core.foreign import find
 
         if foreign["tool"] not in KEPT:
             return None
-        found = [f for f in detect(db, {foreign["tool"]: foreign["table"]})
-                 if f.tool == foreign["tool"]]
-        return found[0] if found else None
+        return find(db, foreign["tool"], foreign["table"])
 
     def _resync(self, session, listing):
         """``ferryman adopt`` where ferryman already keeps the database: when the other

@@ -787,3 +787,21 @@ def test_sync_then_detect_round_trips(tool, data):
                     assert state.current is None
         finally:
             db.close()
+
+
+def test_find_reads_one_tool_s_table_and_nothing_else(sqlite_url):
+    from ferryman.core.foreign import create, find
+    from ferryman.dialects import connect
+    from ferryman.url import parse_url
+
+    db = connect(parse_url(sqlite_url))
+    try:
+        assert find(db, "golang-migrate", "schema_migrations") is None  # no table
+        create(db, "goose", "goose_db_version")
+        assert find(db, "golang-migrate", "schema_migrations") is None  # goose's only
+        create(db, "dbmate", "schema_migrations")
+        assert find(db, "golang-migrate", "schema_migrations") is None  # dbmate's columns
+        found = find(db, "dbmate", "schema_migrations")
+        assert found.tool == "dbmate" and found.versions == []
+    finally:
+        db.close()

@@ -238,6 +238,16 @@ def detect(db, names=None):
     return [_detect_one(db, tables[tools[0]], tools) for tools in by_lookup.values()]
 
 
+def find(db, tool, table):
+    """``tool``'s state in its table named ``table``, or None where there is no
+    table of that name or it is another tool's (golang-migrate's and dbmate's share
+    a name)."""
+    ref = _table(db, tool, table)
+    if not _fits(tool, _columns(db, ref)):  # no columns: no such table
+        return None
+    return _READERS[tool](db, ref)
+
+
 def _detect_one(db, table, tools):
     columns = _columns(db, table)
     fitting = [tool for tool in tools if _fits(tool, columns)]

@@ -595,14 +595,14 @@ class History:
             return
         from . import foreign
 
-        found = [f for f in foreign.detect(self.db, {tool: table}) if f.tool == tool]
-        if not found:
+        found = foreign.find(self.db, tool, table)
+        if found is None:
             foreign.create(self.db, tool, table)
         # The whole set ferryman's table now holds, each version written as the file
         # names it (dbmate's 001), else as the other tool wrote it, else as a number:
         # a table that fell behind (kept only from now on) is brought up to date.
         texts = {e.version: e.text for e in applied}
-        for text in (found[0].versions if found else []):
+        for text in (found.versions if found else []):
             if text.isdigit():
                 texts.setdefault(int(text), text)
         ours = self.db.query(self.sql("SELECT version FROM {p}migrations ORDER BY version"))
@@ -619,7 +619,7 @@ class History:
         if own:
             self.db.begin()
         try:
-            if not foreign.detect(self.db, {"golang-migrate": table}):
+            if foreign.find(self.db, "golang-migrate", table) is None:
                 foreign.create(self.db, "golang-migrate", table)
             highest = self.db.query(self.sql("SELECT max(version) FROM {p}migrations"))[0][0]
             foreign.sync(self.db, "golang-migrate", table,
