@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from helpers import PG_DSN, PG_OFF, pg_dsn_params
+from helpers import PG_DSN, PG_OFF, my_url_of, new_my_database, pg_dsn_params
 
 
 @pytest.fixture(autouse=True)
@@ -55,11 +55,26 @@ def pg_database():
     yield from _new_pg_database()
 
 
+@pytest.fixture
+def my_database():
+    yield from new_my_database()
+
+
+@pytest.fixture
+def my_url(my_database):
+    """A fresh MySQL/MariaDB database (``mysql://root@127.0.0.1:3306/<unique>``)."""
+    return my_url_of(my_database)
+
+
 def _twin_of(url, tmp_path):
     """A second, empty database on the engine of ``url`` (the ground truth a database's
     own client builds from the same files), dropped afterwards."""
     if url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'twin.db'}"
+        return
+    if url.startswith("mysql"):
+        for name in new_my_database():
+            yield my_url_of(name)
         return
     for name in _new_pg_database():
         yield url.rsplit("/", 1)[0] + "/" + name

@@ -11,6 +11,58 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_DSN = os.environ.get("FERRYMAN_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres")
 PG_OFF = os.environ.get("FERRYMAN_TEST_PG", "").lower() in ("off", "0", "no")
+# The MySQL or MariaDB server of the tests: root with an empty password by default.
+MY_URL = os.environ.get("FERRYMAN_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
+MY_OFF = os.environ.get("FERRYMAN_TEST_MYSQL", "").lower() in ("off", "0", "no")
+
+
+def my_admin():
+    """A PyMySQL connection to the tests' MySQL server (no database), in autocommit.
+    A server that cannot be reached fails the test (skips it only with
+    FERRYMAN_TEST_MYSQL=off; never under CI)."""
+    import pytest
+
+    try:
+        import pymysql
+    except ImportError:
+        pytest.fail("PyMySQL is not installed: pip install -e '.[mysql,test]'")
+    from ferryman.url import parse_url
+
+    url = parse_url(MY_URL)
+    try:
+        return pymysql.connect(host=url.host, port=url.port or 3306, user=url.user or "root",
+                               password=url.password or "", autocommit=True,
+                               connect_timeout=5)
+    except pymysql.err.OperationalError as exc:
+        if MY_OFF and not os.environ.get("CI"):
+            pytest.skip("MySQL is off for this run (FERRYMAN_TEST_MYSQL=off)")
+        pytest.fail(f"MySQL/MariaDB is required and unreachable at {MY_URL!r}: {exc}")
+
+
+def new_my_database():
+    """Create a uniquely named MySQL database; yield its name; drop it."""
+    import uuid
+
+    name = f"ferryman_t_{uuid.uuid4().hex[:12]}"
+    admin = my_admin()
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}`")
+    finally:
+        admin.close()
+    try:
+        yield name
+    finally:
+        admin = my_admin()
+        try:
+            with admin.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        finally:
+            admin.close()
+
+
+def my_url_of(name):
+    return MY_URL.rstrip("/") + "/" + name
 
 
 def pg_dsn_params():

@@ -21,6 +21,8 @@ def iso(moment, timespec="milliseconds"):
 
     if isinstance(moment, (int, float)):
         moment = datetime.fromtimestamp(moment, timezone.utc)
+    elif moment.tzinfo is None:  # ferryman writes UTC; MySQL's DATETIME keeps no zone
+        moment = moment.replace(tzinfo=timezone.utc)
     else:
         moment = moment.astimezone(timezone.utc)
     return moment.isoformat(timespec=timespec).replace("+00:00", "Z")

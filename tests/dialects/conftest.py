@@ -39,7 +39,7 @@ import threading
 import uuid
 
 import pytest
-from helpers import PG_DSN, PG_OFF, pg_dsn_params
+from helpers import PG_DSN, PG_OFF, my_url_of, new_my_database, pg_dsn_params
 
 from ferryman.dialects import connect, dialect_class
 from ferryman.url import parse_url
@@ -94,10 +94,24 @@ class Profile:
         """The pids lock_holder() may name for the holder ``db`` (a process, a backend)."""
         raise NotImplementedError
 
+    def holder_marks(self, db):
+        """What lock_holder() says of the holder ``db``: one of these texts."""
+        return {f"pid {pid}" for pid in self.session_pids(db)}
+
     def terminate(self, victim, killer):
         """End ``victim``'s session from ``killer`` as a server would (an administrator,
         a restart); False when the engine has no server to do it."""
         return False
+
+    def with_password(self, request, url, secret):
+        """``url`` with the password ``secret``, which the server accepts (PostgreSQL's
+        trust authentication ignores it; SQLite takes it as a parameter)."""
+        from ferryman.url import parse_url
+
+        parsed = parse_url(url)
+        if parsed.host:
+            return url.replace(f"{parsed.user}@", f"{parsed.user}:{secret}@", 1)
+        return url + f"?password={secret}"
 
 
 class SQLiteProfile(Profile):
@@ -261,7 +275,103 @@ class PostgreSQLProfile(Profile):
                 f"{params.get('host', '127.0.0.1')}:{params.get('port', '5432')}/{name}")
 
 
-ENGINES = {profile.name: profile for profile in (SQLiteProfile(), PostgreSQLProfile())}
+class MySQLProfile(Profile):
+    """MySQL and MariaDB (the tests run on the MariaDB 10.11 of this machine; see
+    helpers.MY_URL). Error "SQLSTATEs" are the server's error numbers."""
+
+    name = "mysql"
+    sqlstates = {"missing_table": "1146", "unique": "1062", "syntax": "1064"}
+    version_query = "SELECT VERSION()"
+    autocommit_only = [
+        ([], "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", None),
+        ([], "SET TRANSACTION READ WRITE", None),
+    ]
+    transaction_ok = [
+        (["CREATE TABLE IF NOT EXISTS ok_t (a INTEGER)"], "INSERT INTO ok_t VALUES (1)"),
+        (["CREATE TABLE IF NOT EXISTS ok_t (a INTEGER)"], "SET SESSION sql_mode = 'ANSI'"),
+    ]
+    # KILL QUERY and the statement timeout end a join with an error (SLEEP and
+    # BENCHMARK would just return early)
+    slow_query = ("SELECT COUNT(*) FROM information_schema.COLLATIONS a, "
+                  "information_schema.COLLATIONS b, information_schema.COLLATIONS c, "
+                  "information_schema.COLLATIONS d")
+    split_samples = [(
+        "CREATE TABLE audit (n INTEGER);  # a comment; with a semicolon\n"      # 1
+        "CREATE TABLE `odd;name` (x TEXT);\n"                                 # 2
+        "-- a comment; too\n"
+        "INSERT INTO `odd;name` VALUES ('it\\'s;'), (\"dq;\");\n"           # 4
+        "INSERT INTO audit (n) SELECT COUNT(*) FROM `odd;name`;\n",           # 5
+        [(1, ("CREATE", "TABLE", "AUDIT"), "(n INTEGER)"),
+         (2, ("CREATE", "TABLE"), "(x TEXT)"),
+         (4, ("INSERT", "INTO", "VALUES"), "(\"dq;\")"),
+         (5, ("INSERT", "INTO", "AUDIT", "N", "SELECT", "COUNT"), "`odd;name`")],
+        None, ("SELECT n FROM audit", [(2,)]))]
+    unterminated = ["SELECT `no end", "SELECT 'a\\' no end"]
+    materialized_views = []
+    orphan_rows = [  # foreign key checks off for the session: InnoDB keeps the row
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY)",
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER, "
+        "CONSTRAINT child_parent FOREIGN KEY (parent_id) REFERENCES parent (id))",
+        "INSERT INTO parent (id) VALUES (1)",
+        "SET FOREIGN_KEY_CHECKS = 0",
+        "INSERT INTO child (id, parent_id) VALUES (1, 1), (2, 42)",
+        "SET FOREIGN_KEY_CHECKS = 1",
+    ]
+
+    def make_url(self, request):
+        return self.another_url(request, "main")
+
+    def another_url(self, request, label):
+        names = new_my_database()
+        name = next(names)
+        request.addfinalizer(lambda: next(names, None))
+        return my_url_of(name)
+
+    def refused_urls(self, request, password):
+        from ferryman.url import parse_url
+
+        base = parse_url(my_url_of("x"))
+        user, host, port = base.user or "root", base.host, base.port or 3306
+        absent = f"ferryman_absent_{uuid.uuid4().hex[:8]}"
+        return [f"mysql://{user}:{password}@{host}:{port}/{absent}",  # the server says no
+                f"mysql://{user}:{password}@{host}:1/{absent}"]  # nothing listens
+
+    def session_pids(self, db):
+        return {db.query("SELECT CONNECTION_ID()")[0][0]}
+
+    def holder_marks(self, db):
+        return {f"connection {pid} " for pid in self.session_pids(db)}
+
+    def terminate(self, victim, killer):
+        (pid,) = self.session_pids(victim)
+        killer.execute(f"KILL {int(pid)}")
+        return True
+
+    def with_password(self, request, url, secret):
+        """A user whose password is ``secret``, on the test's database (root has none)."""
+        from helpers import my_admin
+
+        user = f"ft_{uuid.uuid4().hex[:10]}"
+        database = url.rsplit("/", 1)[1]
+        admin = my_admin()
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (secret,))
+            cursor.execute(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
+        admin.close()
+
+        def drop():
+            admin = my_admin()
+            with admin.cursor() as cursor:
+                cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+            admin.close()
+
+        request.addfinalizer(drop)
+        head, _, tail = url.partition("@")
+        return f"{head.split('://')[0]}://{user}:{secret}@{tail}"
+
+
+ENGINES = {profile.name: profile for profile in (SQLiteProfile(), PostgreSQLProfile(),
+                                                 MySQLProfile())}
 
 # Where a dialect breaks the contract today, by test id: the test still runs and must
 # fail (strict xfail), so fixing the dialect turns it into an XPASS failure that says to

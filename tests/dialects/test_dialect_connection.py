@@ -158,10 +158,7 @@ def test_server_version_is_the_engine_s(engine, db):
 def test_describe_is_redacted(engine):
     secret = f"Pw{uuid.uuid4().hex[:10]}"
     parsed = engine.parsed
-    if parsed.host:
-        url = engine.url.replace(f"{parsed.user}@", f"{parsed.user}:{secret}@", 1)
-    else:
-        url = engine.url + f"?password={secret}"
+    url = engine.profile.with_password(engine.request, engine.url, secret)
     db = engine.open(url)
     assert secret in url and secret not in db.describe() and secret not in repr(db)
     assert (parsed.database or parsed.path) in db.describe()

@@ -87,7 +87,7 @@ def test_set_meta_inserts_then_updates_then_deletes(db, other):
     second = json.dumps({"id": "two", "path": "/backups/two"})
     history.set_meta("last_backup", first)
     history.set_meta("last_backup", second)  # the upsert: no duplicate key
-    rows = other.query(history.sql("SELECT value FROM {p}meta WHERE key = ?"),
+    rows = other.query(history.sql("SELECT value FROM {p}meta WHERE {key} = ?"),
                        ("last_backup",))
     assert rows == [(second,)]
     assert History(other, PREFIX).read_state().last_backup == {"id": "two",
@@ -105,8 +105,7 @@ def test_a_rolled_back_write_leaves_nothing(engine, db, other):
     history = History(db, PREFIX)
     state = history.read_state()
     run = Run("up", None)
-    db.begin()
-    history.prepare(state)
+    history.begin(state)  # the tables first where DDL commits by itself
     history.start_run(run)
     history.set_meta("last_backup", json.dumps({"id": "gone"}))
     db.rollback()
@@ -146,7 +145,8 @@ def test_tables_present_agrees_with_the_engine(db, other):
     """The engine's one catalog query answers as trying each name would (the base
     class's way): the names that resolve to a table, as the statements write them."""
     db.execute("CREATE TABLE present_one (n INTEGER)")
-    db.execute("CREATE TABLE ferryman_meta (key VARCHAR(64) PRIMARY KEY, value TEXT)")
+    db.execute(f"CREATE TABLE ferryman_meta ({db.quote('key')} VARCHAR(64) PRIMARY KEY, "
+               "value TEXT)")
     names = ["present_one", "ferryman_meta", "absent_one", "ferryman_runs"]
     found = other.tables_present(names)
     assert isinstance(found, set)

@@ -428,15 +428,27 @@ class History:
         tables as ``state`` needs: committed whole, or rolled back and raised. Every
         write of ferryman's tables outside a run's own transaction goes through here
         (backups recorded, force and baseline, a restore's record)."""
-        self.db.begin()
         try:
-            self.prepare(state)
+            self.begin(state)
             result = work(self)
             self.db.commit()
         except BaseException:
             self.db.rollback()
             raise
         return result
+
+    def begin(self, state):
+        """BEGIN, with the tables created or upgraded as ``state`` needs (prepare).
+        Where DDL commits by itself (MySQL: ``transactional_ddl`` False) the tables are
+        made first and the transaction begins after them, since a CREATE TABLE inside
+        it would commit it and leave what follows in autocommit; elsewhere they are
+        made inside it, so that a rollback leaves no table behind."""
+        if self.db.transactional_ddl:
+            self.db.begin()
+            self.prepare(state)
+        else:
+            self.prepare(state)
+            self.db.begin()
 
     # -- writing (inside the caller's transaction) ------------------------------------
     def prepare(self, state):

@@ -424,10 +424,17 @@ class Runner:
             raise StepFailure(None, exc) from exc
 
     def _begin(self):
-        self.db.begin()
+        self._begin_prepared()
         if not self.run_row:
-            self.history.prepare(self.state)
             self.history.start_run(self.current)
+
+    def _begin_prepared(self):
+        """BEGIN, with ferryman's tables made first when the run's row is not written
+        yet (History.begin: before the BEGIN where DDL commits by itself)."""
+        if self.run_row:
+            self.db.begin()
+        else:
+            self.history.begin(self.state)
 
     def _ensure_run_row(self):
         if not self.run_row:
@@ -862,9 +869,8 @@ class Runner:
         self.run_row = self._run_row_exists()
 
         def write():
-            self.db.begin()
+            self._begin_prepared()
             if not self.run_row:  # its row went with the transaction: write it again
-                self.history.prepare(self.state)
                 self.history.start_run(self.current)
             self.history.set_dirty(dirty)
             self.db.commit()
@@ -916,9 +922,7 @@ class Runner:
                                  checksum=_safe_checksum(m)))
 
         def write():
-            self.db.begin()
-            if not self.run_row:
-                self.history.prepare(self.state)
+            self._begin_prepared()
             self.history.record(entries)
             self.history.finish_run(run, outcome, message or error.message,
                                     exists=self.run_row)

@@ -5,13 +5,14 @@ from ..errors import ConfigError
 DIALECTS = {
     "sqlite": ("ferryman.dialects.sqlite", "SQLiteDialect"),
     "postgresql": ("ferryman.dialects.postgresql", "PostgreSQLDialect"),
+    "mysql": ("ferryman.dialects.mysql", "MySQLDialect"),
 }
 
 
 def dialect_class(name):
     """The dialect class for a URL's dialect name, imported on first use."""
     return registered(DIALECTS, name, lambda: ConfigError(
-        f"ferryman does not support {name} yet (supported: PostgreSQL 12+ and SQLite)"))
+        f"ferryman does not support {name} yet (supported: PostgreSQL 12+, MySQL 5.7+, MariaDB and SQLite)"))
 
 
 def registered(registry, name, missing):

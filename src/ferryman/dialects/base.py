@@ -183,6 +183,19 @@ class Dialect:
         """The server's version as text ("16.2"; SQLite's library version)."""
         raise NotImplementedError
 
+    def product(self):
+        """The server's product as a person names it ("PostgreSQL", "SQLite", "MariaDB",
+        "MySQL"): one dialect may serve several."""
+        return {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(self.name, self.name)
+
+    @staticmethod
+    def implicit_commit(words):
+        """Whether a statement starting with ``words`` commits the open transaction by
+        itself. Never where DDL is transactional; where it is not (MySQL), every
+        statement but the data-only ones (INSERT, UPDATE, DELETE): the runner groups
+        those in a transaction with its record of the statement a migration is at."""
+        return False
+
     @staticmethod
     def needs_autocommit(words):
         """Whether a statement starting with ``words`` (upper-case keywords) cannot run
