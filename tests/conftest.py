@@ -104,11 +104,11 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'app.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def db_url(request):
-    if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_url")
-    return request.getfixturevalue("pg_url")
+    """One test, every engine: SQLite, PostgreSQL, MySQL/MariaDB."""
+    return request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "pg_url",
+                                    "mysql": "my_url"}[request.param])
 
 
 @pytest.fixture

@@ -144,11 +144,27 @@ def query(url, sql, params=None):
         path = url.split("sqlite:///", 1)[1]
         with sqlite3.connect(path) as conn:
             return conn.execute(sql, params or ()).fetchall()
+    if url.startswith("mysql"):
+        return _my_query(url, sql, params)
     import psycopg
 
     with psycopg.connect(_pg_conninfo(url), autocommit=True) as conn:
         cursor = conn.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
+
+
+def _my_query(url, sql, params=None):
+    from ferryman.url import parse_url
+
+    database = parse_url(url).database
+    admin = my_admin()
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f"USE `{database}`")
+            cursor.execute(sql, params)
+            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+    finally:
+        admin.close()
 
 
 def _pg_conninfo(url):
@@ -163,6 +179,10 @@ def tables(url):
     if url.startswith("sqlite"):
         rows = query(url, "SELECT name FROM sqlite_master WHERE type = 'table' "
                           "AND name NOT LIKE 'ferryman%' AND name NOT LIKE 'sqlite_%'")
+    elif url.startswith("mysql"):
+        rows = query(url, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE "
+                          "TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' "
+                          "AND TABLE_NAME NOT LIKE 'ferryman%%'")
     else:
         rows = query(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
                           "AND tablename NOT LIKE 'ferryman%'")
@@ -177,6 +197,9 @@ def ferryman_tables(url):
     """ferryman's own tables in a database (none means it was never touched)."""
     if url.startswith("sqlite"):
         rows = query(url, "SELECT name FROM sqlite_master WHERE name LIKE 'ferryman%'")
+    elif url.startswith("mysql"):
+        rows = query(url, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE "
+                          "TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'ferryman%%'")
     else:
         rows = query(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'ferryman%'")
     return sorted(r[0] for r in rows)
@@ -224,6 +247,12 @@ def run_with_client(url, text):
 
     if url.startswith("sqlite"):
         command = ["sqlite3", "-bail", sqlite_path(url)]
+    elif url.startswith("mysql"):
+        from ferryman.url import parse_url
+
+        u = parse_url(url)  # the tests' server: root, no password (helpers.MY_URL)
+        command = ["mariadb", "-h", u.host, "-P", str(u.port or 3306), "-u", u.user or "root",
+                   u.database]
     else:
         command = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url]
     subprocess.run(command, input=text, text=True, check=True, capture_output=True)
@@ -233,6 +262,7 @@ def columns(url, table):
     """The names of ``table``'s columns, in order."""
     if url.startswith("sqlite"):
         return [r[1] for r in query(url, f"PRAGMA table_info({table})")]
+    schema = "DATABASE()" if url.startswith("mysql") else "current_schema()"
     return [r[0] for r in query(url, "SELECT column_name FROM information_schema.columns "
-                                     "WHERE table_name = %s ORDER BY ordinal_position",
-                                (table,))]
+                                     f"WHERE table_schema = {schema} AND table_name = %s "
+                                     "ORDER BY ordinal_position", (table,))]

@@ -123,16 +123,23 @@ class Migrator:
                           format=format, format_reasons=reasons)
 
     # -- changing ---------------------------------------------------------------------
-    def up(self, target=None, *, dry_run=False, allow_out_of_order=None) -> RunResult:
-        """Apply pending migrations, up to ``target`` if given."""
+    def up(self, target=None, *, dry_run=False, allow_out_of_order=None,
+           resume=False) -> RunResult:
+        """Apply pending migrations, up to ``target`` if given. ``resume``: first go on
+        with the migration a stopped run left dirty, from the statement where it
+        stopped (after a person fixed that statement in its file); the statements
+        before it ran and are committed, and their part of the file must be unchanged."""
         allow = self._allow(allow_out_of_order)
-        return self._change("up", lambda l, s: plan_up(l, s, target, allow), dry_run)
+        return self._change("up", lambda l, s: plan_up(l, s, target, allow), dry_run,
+                            resume)
 
-    def down(self, steps=None, *, to=None, dry_run=False) -> RunResult:
-        """Undo the ``steps`` newest migrations (default 1), or every one above ``to``."""
+    def down(self, steps=None, *, to=None, dry_run=False, resume=False) -> RunResult:
+        """Undo the ``steps`` newest migrations (default 1), or every one above ``to``;
+        ``resume`` as for ``up``, for a down migration that stopped part way."""
         if steps is not None and to is not None:
             raise InputError("give either steps or to, not both")
-        return self._change("down", lambda l, s: plan_down(l, s, steps, to), dry_run)
+        return self._change("down", lambda l, s: plan_down(l, s, steps, to), dry_run,
+                            resume)
 
     def goto(self, version, *, dry_run=False, allow_out_of_order=None) -> RunResult:
         """Apply or undo migrations until exactly those up to ``version`` are applied."""
@@ -189,10 +196,10 @@ class Migrator:
     def _allow(self, value):
         return self.settings.allow_out_of_order if value is None else value
 
-    def _change(self, command, planner, dry_run):
+    def _change(self, command, planner, dry_run, resume=False):
         if dry_run:
-            return self.engine.plan(command, planner)
-        return self.engine.run(command, planner)
+            return self.engine.plan(command, planner, resume=command if resume else None)
+        return self.engine.run(command, planner, resume=command if resume else None)
 
     def _record(self, command, version):
         """force and baseline: change the history, run nothing."""

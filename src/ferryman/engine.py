@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 from .core.compile import check_files
 from .core.history import Applied, Entry, History, State
-from .core.plan import check_state
+from .core.plan import check_state, resume_point
 from .core.runner import Run, Runner, acquire_lock, now
 from .core.source import scan
 from .dialects import connect, dialect_class
@@ -222,8 +222,9 @@ class Engine:
             self._reader = None
 
     # -- running ----------------------------------------------------------------------
-    def plan(self, command, planner, listing=None, options=()):
-        """A dry run: what ``command`` would run, SQL included; changes nothing."""
+    def plan(self, command, planner, listing=None, options=(), resume=None):
+        """A dry run: what ``command`` would run, SQL included; changes nothing.
+        ``resume`` ("up" or "down"): as Runner's, the resumed migration first."""
         listing = listing or self.listing()
         db = self.connect(readonly=True) if self.dialect.exists(self.url) else None
         try:
@@ -236,13 +237,24 @@ class Engine:
         finally:
             if db is not None:
                 db.close()
+        resumed = None
+        if resume:
+            import copy
+
+            resumed = resume_point(listing, state, self.dialect, options, resume)
+            state = copy.copy(state)
+            state.dirty = None
         check_state(listing, state)
         steps = planner(listing, state)
+        for step in steps if resumed else ():
+            if getattr(step, "version", None) == resumed[0] and step.direction == resume:
+                step.start = resumed[1]
         planned = tuple(StepInfo.planned(step, self.dialect, options) for step in steps)
         return RunResult(command, None, state.current_version, _target(state, steps),
                          planned, dry_run=True)
 
-    def run(self, command, planner, listing=None, *, safety=None, options=(), timeout=None):
+    def run(self, command, planner, listing=None, *, safety=None, options=(), timeout=None,
+            resume=None):
         """Lock, read the state, plan with ``planner(listing, state)``, back up, apply:
         a RunResult. A run that failed on a transient error and was brought back is
         tried again, up to the configured retries, with exponential backoff."""
@@ -250,7 +262,8 @@ class Engine:
         attempt, s = 0, self.settings
         while True:
             try:
-                return self._run_once(command, planner, listing, safety, options, timeout)
+                return self._run_once(command, planner, listing, safety, options, timeout,
+                                      resume)
             except (MigrationError, ConnectError) as exc:
                 if attempt >= s.retries or not _retryable(exc):
                     raise
@@ -261,7 +274,7 @@ class Engine:
                     f"in {delay:g}s (retry {attempt} of {s.retries})"))
                 time.sleep(delay)
 
-    def _run_once(self, command, planner, listing, safety, options, timeout):
+    def _run_once(self, command, planner, listing, safety, options, timeout, resume=None):
         if not self.dialect.exists(self.url):
             # No database yet: nothing is applied. Only a run with something to do
             # creates the file (and its lock file).
@@ -277,7 +290,7 @@ class Engine:
                         safety=safety, make_safety=None if safety is not None else self.safety,
                         consumers=self.consumers, options=options, reconnect=self.connect,
                         adopt=lambda db, history, state: self.adopt_on(
-                            db, history, state, listing))
+                            db, history, state, listing), resume=resume)
         try:
             return runner.attempt(command, planner)
         except ReadOnlyDatabase:

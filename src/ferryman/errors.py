@@ -341,12 +341,17 @@ class DriverError(BlockedError):
     with the migration's context as the error that fits."""
 
     def __init__(self, message, *, transient=False, lock_exhausted=False, missing_table=False,
-                 connection_lost=False, **kwargs):
+                 connection_lost=False, missing_object=False, duplicate_object=False,
+                 **kwargs):
         super().__init__(message, **kwargs)
         self.transient = transient
         self.lock_exhausted = lock_exhausted
         self.missing_table = missing_table
         self.connection_lost = connection_lost
+        # the statement names a table, column, index, routine... that is not there
+        # (a DROP of what never was made), or makes one that is there already
+        self.missing_object = missing_object or missing_table
+        self.duplicate_object = duplicate_object
 
 
 class BackupError(BlockedError):

@@ -73,9 +73,12 @@ class StepInfo:
         note = "; ".join(filter(None, [compiled.reason, *compiled.notes])) or None
         if migration.kind == "python":
             note = f"Python: {step.direction}(ctx)" + (f"; {note}" if note else "")
+        if step.start:
+            note = (f"resumed at statement {step.start + 1}: the {step.start} before it ran"
+                    + (f"; {note}" if note else ""))
         return cls(step.version, migration.name, migration.phase, step.direction, None,
                    migration.script(step.direction).path, compiled.transactional, note,
-                   tuple(s.text for s in compiled.statements))
+                   tuple(s.text for s in compiled.statements[step.start:]))
 
 
 @dataclass(frozen=True)

@@ -58,13 +58,17 @@ def test_nothing_to_do_creates_no_file_and_no_lock_file(tmp_path, migrations):
 def test_the_runner_honours_transactional_ddl(tmp_path, migrations, monkeypatch,
                                               transactional_ddl):
     """Where DDL commits implicitly, a step runs on its own, marked dirty until it
-    finishes, and a failure part way says so (exit 3) instead of promising a
-    rollback; where it is transactional, the failed step leaves nothing (exit 1)."""
+    finishes; a failure part way is undone through the down migration, or says so
+    (exit 3) where there is none, instead of promising a rollback; where DDL is
+    transactional, the failed step leaves nothing (exit 1)."""
     monkeypatch.setattr(SQLiteDialect, "transactional_ddl", transactional_ddl)
+    if not transactional_ddl:  # as MySQL: every statement but INSERT/UPDATE/DELETE commits
+        monkeypatch.setattr(SQLiteDialect, "implicit_commit", staticmethod(
+            lambda words: words[:1] not in (("INSERT",), ("UPDATE",), ("DELETE",))))
     url = f"sqlite:///{tmp_path / 'app.db'}"
-    migrator = Migrator(url, migrations(TWO), backup=False)
-    expected = MigrationError if transactional_ddl else RollbackError
-    with pytest.raises(expected) as caught:
+    folder = migrations(TWO)
+    migrator = Migrator(url, folder, backup=False)
+    with pytest.raises(MigrationError) as caught:
         migrator.up()
     tables = {r[0] for r in query(url, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     status = migrator.status()
@@ -73,8 +77,18 @@ def test_the_runner_honours_transactional_ddl(tmp_path, migrations, monkeypatch,
         assert "second" not in tables and "first" not in tables
         assert status.current_version is None and not status.dirty
     else:
+        # The first statement of 2 committed on its own, so 2's down migration undid
+        # it, and 1's down undid 1: the run is back where it started, and says how.
+        assert caught.value.exit_code == 1
+        assert "undone through" in caught.value.message
+        assert "second" not in tables and "first" not in tables
+        assert status.current_version is None and not status.dirty
+        # Without 2's down, the truth is "dirty at 2", at its second statement.
+        os.remove(os.path.join(folder, "2_second.down.sql"))
+        with pytest.raises(RollbackError) as caught:
+            Migrator(url, folder, backup=False).up()
         assert caught.value.exit_code == 3
-        # The first statement of 2 committed on its own: the truth is "dirty at 2".
-        assert {"first", "second"} <= tables
+        status = migrator.status()
         assert status.dirty and status.dirty_details["version"] == 2
+        assert status.dirty_details["statement_index"] == 1
         assert "commits DDL implicitly" in status.dirty_details["reason"]

@@ -148,13 +148,15 @@ def _read_as(out, format, reasons):
 # -- changing -----------------------------------------------------------------------------
 def cmd_up(params, out):
     m = migrator("up", params, out)
-    return _report(m.up(params.get("target"), dry_run=params.get("dry_run")), out)
+    return _report(m.up(params.get("target"), dry_run=params.get("dry_run"),
+                        resume=bool(params.get("resume"))), out)
 
 
 def cmd_down(params, out):
     m = migrator("down", params, out)
     return _report(m.down(params.get("steps"), to=params.get("to"),
-                          dry_run=params.get("dry_run")), out)
+                          dry_run=params.get("dry_run"), resume=bool(params.get("resume"))),
+                   out)
 
 
 def cmd_goto(params, out):

@@ -108,6 +108,9 @@ DRY_RUN = Opt("dry_run", ("--dry-run",), "flag", "print what would run, SQL incl
 OUT_OF_ORDER = Opt("allow_out_of_order", ("--allow-out-of-order",), "flag",
                    "apply pending migrations below the current version", setting=True)
 YES = Opt("yes", ("--yes", "-y"), "flag", "do not ask for confirmation")
+RESUME = Opt("resume", ("--resume",), "flag",
+             "first go on with the migration a stopped run left dirty, from the statement "
+             "it stopped at (fix that statement in the file first)")
 TRANSACTION = Opt("transaction", ("--transaction",), ("run", "each"),
                   "one transaction for the run (default), or one per migration",
                   setting=True)
@@ -134,13 +137,13 @@ COMMANDS = {c.name: c for c in [
                           "is dirty or has problems (0 otherwise)")]),
     Command("up", "Apply pending migrations.", "ferryman up --target 20260101120000",
             [Opt("target", ("--target",), "version", "stop after this version", "VERSION"),
-             DRY_RUN, OUT_OF_ORDER, TRANSACTION, JSON], changes=True),
+             DRY_RUN, RESUME, OUT_OF_ORDER, TRANSACTION, JSON], changes=True),
     Command("down", "Undo applied migrations (the newest by default).",
             "ferryman down --steps 2", [
                 Opt("steps", ("--steps", "-n"), "int", "how many to undo (default 1)", "N"),
                 Opt("to", ("--to",), "version", "undo every migration above this version "
                     "(none: all)", "VERSION"),
-                DRY_RUN, TRANSACTION, JSON], changes=True),
+                DRY_RUN, RESUME, TRANSACTION, JSON], changes=True),
     Command("goto", "Apply or undo migrations until the database is at VERSION.",
             "ferryman goto 3     # ferryman goto none undoes everything",
             [DRY_RUN, OUT_OF_ORDER, TRANSACTION, JSON], [Arg("version", "version")],

@@ -83,11 +83,13 @@ def resolve(listing, value, what="version"):
 class Step:
     """Run one migration in one direction."""
 
-    __slots__ = ("migration", "direction")
+    __slots__ = ("migration", "direction", "start", "resumed")
 
     def __init__(self, migration, direction):
         self.migration = migration
         self.direction = direction
+        self.start = 0  # the statement it starts at: after those a stopped run committed
+        self.resumed = None  # the dirty mark it resumes from (``--resume``), or None
 
     @property
     def version(self):
@@ -150,14 +152,75 @@ def dirty_error(dirty):
     stmt = dirty.get("statement_index")
     detail = f", statement {stmt + 1} of {dirty.get('statements')}" if stmt is not None else ""
     previous = dirty.get("previous_version")
+    force = (f"`ferryman force {dirty.get('version')}` (finished) or `ferryman force "
+             f"{previous if previous is not None else 'none'}` (undone)")
+    hint = f"inspect the database, finish or undo the migration by hand, then run {force}"
+    if resumable(dirty):
+        hint = (f"fix statement {stmt + 1} of {dirty.get('file')}, then run `ferryman "
+                f"{dirty.get('direction') or 'up'} --resume` to go on from it (the statements "
+                f"before it ran and are committed); or repair by hand and run {force}")
     return DirtyError(
         f"the database is dirty: {dirty.get('reason', 'a migration did not finish')} "
         f"(version {dirty.get('version')}, {where}{detail})",
         file=dirty.get("file"), version=dirty.get("version"),
-        statement=dirty.get("statement"), db_message=dirty.get("error"),
-        hint=("inspect the database, finish or undo the migration by hand, then run "
-              f"`ferryman force {dirty.get('version')}` (finished) or `ferryman force "
-              f"{previous if previous is not None else 'none'}` (undone)"))
+        statement=dirty.get("statement"), db_message=dirty.get("error"), hint=hint)
+
+
+def text_lines(text):
+    """The lines of ``text`` with their ends, cut at LF only, as the splitter counts
+    a statement's line (str.splitlines also cuts at CR, FF, U+2028 ...)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def resumable(dirty):
+    """Whether a dirty mark says where its migration stopped precisely enough for
+    ``--resume``: the statement, and the digest of the file's text before it."""
+    return bool(dirty) and dirty.get("statement_index") is not None and bool(
+        dirty.get("done_sha256")) and dirty.get("done_lines") is not None
+
+
+def resume_point(listing, state, dialect, options=(), direction="up"):
+    """Where ``--resume`` goes on: (version, start, mark) for the dirty migration of
+    ``state``, whose statements before ``start`` ran and are committed. Refused when
+    nothing is dirty, when the mark does not say where it stopped, when the migration
+    ran in the other direction, and when the part of the file that ran was edited
+    since (only the statement it stopped at and those after it may change)."""
+    import hashlib
+
+    dirty = state.dirty
+    if not dirty:
+        raise InputError("nothing to resume: the database is not dirty",
+                         hint=f"run `ferryman {direction}`")
+    version = dirty.get("version")
+    if not resumable(dirty):
+        raise dirty_error(dirty)
+    if (dirty.get("direction") or "up") != direction:
+        raise InputError(f"the migration that stopped part way ({version}) was running "
+                         f"{dirty.get('direction')}; `ferryman {dirty.get('direction')} "
+                         "--resume` goes on with it", version=version)
+    migration = listing.by_version.get(version)
+    if migration is None:
+        raise InputError(f"the migration that stopped part way, version {version}, is not "
+                         "in the migrations folder any more", version=version,
+                         hint="restore its file, then run the command again")
+    script = migration.script(direction)
+    compiled, problems = migration.compiled(direction, dialect, tuple(options))
+    if compiled is None:
+        raise InputError(f"{script.path} cannot be read: " + "; ".join(map(str, problems)),
+                         file=script.path, version=version)
+    lines = text_lines(script.text)
+    done, index = dirty["done_lines"], dirty["statement_index"]
+    digest = hashlib.sha256("".join(lines[:done]).encode("utf-8")).hexdigest()
+    start = sum(1 for statement in compiled.statements if statement.line <= done)
+    if len(lines) < done or digest != dirty["done_sha256"] or start != index:
+        raise ChecksumError(
+            f"{script.path}: the part of it that ran (lines 1 to {done}, statements 1 to "
+            f"{index}) was edited after it ran; resuming would not finish what ran",
+            file=script.path, version=version,
+            hint=f"put lines 1 to {done} back as they were: only statement {index + 1} "
+                 "(line {}) and those after it may change".format(done + 1))
+    return version, start, dirty
 
 
 def missing_error(listing, missing):

@@ -42,7 +42,7 @@ from .history import Entry, History
 from ..results import RunResult, StepInfo
 from ..text import iso, ms_since
 from .compile import begins_transaction, ends_transaction
-from .plan import Checkpoint, check_state
+from .plan import Checkpoint, check_state, resumable, resume_point, text_lines
 
 BUDGET_EVERY = 50  # steps between two looks at the lock table
 RECONNECT_LOCK_WAIT = 10.0  # seconds to retake the lock after a lost connection
@@ -155,6 +155,32 @@ class StepFailure(Exception):
         # still open then (see Runner._run_script), or None.
         self.index = None
         self.block = None
+        self.grouped = False  # block is the runner's group of data-only statements
+
+
+class _Progress:
+    """Where a step run statement by statement stands, for its dirty mark: the
+    digest of the file's text before a statement (its lines before the statement's
+    first line), computed in one pass as the step goes on."""
+
+    def __init__(self, script, compiled):
+        self.lines = text_lines(script.text)
+        self.statements = compiled.statements
+        self.hash, self.fed = None, 0
+
+    def done(self, index):
+        """{done_lines, done_sha256}: the lines before statement ``index``."""
+        import hashlib
+
+        upto = (self.statements[index].line - 1 if index < len(self.statements)
+                else len(self.lines))
+        upto = min(upto, len(self.lines))  # a tool's section (goose) may count on
+        if self.hash is None or upto < self.fed:  # back to a group's start: again
+            self.hash, self.fed = hashlib.sha256(), 0
+        while self.fed < upto:
+            self.hash.update(self.lines[self.fed].encode("utf-8"))
+            self.fed += 1
+        return {"done_lines": upto, "done_sha256": self.hash.hexdigest()}
 
 
 def acquire_lock(db, name, timeout, consumers):
@@ -198,8 +224,12 @@ class Runner:
 
     def __init__(self, db, listing, *, prefix="ferryman_", lock_timeout=600.0,
                  transaction="run", timeout=None, safety=None, consumers=(), options=(),
-                 reconnect=None, make_safety=None, adopt=None):
+                 reconnect=None, make_safety=None, adopt=None, resume=None):
         self.db = db
+        # "up" or "down": go on with the migration a stopped run left dirty in that
+        # direction, from the statement where it stopped (``--resume``;
+        # plan.resume_point)
+        self.resume = resume
         # (db, history, state) -> state: adopts another tool's state table on a
         # database ferryman never ran on (Engine.adopt_on), under the run's lock
         self.adopt = adopt
@@ -225,6 +255,11 @@ class Runner:
         self.in_user_code = False  # in a Python migration's own code
         self.thread = None
         self.state = None  # the state read under the lock, once run() read it
+        self.mark = None  # the dirty mark of the step running in autocommit
+        self.progress = None  # where that step stands (_Progress)
+        self.group = None  # where its open run of data-only statements began
+        self.undo_failed = None  # why its down could not undo what ran of it
+        self.undone_part = None  # (label, statements, down file) once it did
 
     # -- the whole command ------------------------------------------------------------
     def attempt(self, command, planner):
@@ -248,8 +283,11 @@ class Runner:
             if self.adopt is not None:
                 state = self.adopt(self.db, self.history, state)
             self.state = state
-            check_state(self.listing, state)
-            steps = planner(self.listing, state)
+            planning, resumed = self._resume_point(state)
+            check_state(self.listing, planning)
+            steps = planner(self.listing, planning)
+            if resumed is not None:
+                self._attach(steps, *resumed)
             if not any(not isinstance(item, Checkpoint) for item in steps):
                 return RunResult(command, None, state.current_version, state.current_version)
             # Before the backup: a read-only database, or another connection's write
@@ -267,6 +305,32 @@ class Runner:
             self.db.unlock(self.prefix)
             if self.db is not first:  # opened by _reconnect; the caller closes its own
                 self.db.close()
+
+    def _resume_point(self, state):
+        """(the state to plan with, (version, start, mark) or None): with ``resume``,
+        the dirty migration's mark is checked (plan.resume_point) and the plan is made
+        as though it were not dirty; the mark stays until the migration finishes."""
+        if not self.resume:
+            return state, None
+        import copy
+
+        resumed = resume_point(self.listing, state, self.dialect, self.options,
+                               self.resume)
+        planning = copy.copy(state)
+        planning.dirty = None
+        return planning, resumed
+
+    def _attach(self, steps, version, start, mark):
+        """Make the plan's step of the resumed migration start at ``start``."""
+        for step in steps:
+            if not isinstance(step, Checkpoint) and step.version == version and \
+                    step.direction == self.resume:
+                step.start, step.resumed = start, mark
+                return
+        raise InputError(f"--resume goes on with version {version}, which this command "
+                         "would not run", version=version,
+                         hint=f"run `ferryman {self.resume} --resume` without a "
+                              "target below it")
 
     # -- the run ----------------------------------------------------------------------
     def _apply_plan(self, run, steps, state):
@@ -503,40 +567,59 @@ class Runner:
         emit(self.consumers, StepFinished(m.version, m.name, step.direction, _ms(started)))
 
     def _apply_autocommit(self, step, compiled, index, total):
-        """Run a no-transaction step: dirty first, statement by statement, then clean."""
+        """Run a no-transaction step: dirty first, statement by statement, then clean.
+        A resumed step (``ferryman up --resume``) starts at ``step.start``."""
         m = step.migration
         emit(self.consumers, StepStarted(m.version, m.name, m.phase, step.direction, index,
                                          total))
         script = m.script(step.direction)
+        start = step.start
         dirty = {
             "version": m.version, "name": m.name, "phase": m.phase, "file": script.path,
             "direction": step.direction, "run_id": self.current.id,
-            "since": iso(now(), "seconds"), "statement_index": 0,
+            "since": iso(now(), "seconds"), "statement_index": start,
             "statements": len(compiled.statements) or None,
             "previous_version": self._previous_version(step),
             "reason": f"{self._autocommit_what(compiled)} did not finish",
         }
+        self.progress = _Progress(script, compiled) if m.kind != "python" else None
+        self.mark = dirty
+        self._note_progress(dirty, start)
         self.history.set_dirty(dirty)
+        self.group = None
         started_at, started = now(), time.monotonic()
         try:
             opened = self._run_script(step, compiled, progress=dirty)
-            if opened is not None or self.db.transaction_open():
+            if self.group is None and (opened is not None or self.db.transaction_open()):
                 raise self._left_open(step, compiled, opened)
         except StepFailure as failure:
-            # Before any write of ferryman's: the migration's own transaction, still
-            # open, must not take the dirty mark in with it (nor commit it later).
+            # Before any write of ferryman's: the migration's own transaction (or the
+            # runner's group of data-only statements), still open, must not take the
+            # dirty mark in with it (nor commit it later).
             if self.db.transaction_open():
                 self.db.rollback()
+            self.group = None
+            resume = failure.block[0] if failure.block is not None else failure.index
+            if resume == 0 and start == 0 and m.kind != "python" and self.db.connection_lost() \
+                    is False:
+                # It stopped at its first statement, or inside a transaction begun there
+                # that was rolled back: nothing of it stands, so nothing is dirty.
+                self._write_safely(lambda: self.history.set_dirty(None))
+                raise
             dirty.update(reason=self._failed_part_way(compiled, failure),
                          error=failure.error.db_message or failure.error.message,
                          statement=failure.error.statement)
+            if resume is not None and resume != dirty["statement_index"]:
+                self._note_progress(dirty, resume)
             if failure.block is not None:  # it resumes where that transaction began
-                dirty.update(statement_index=failure.block[0], line=failure.error.line)
+                dirty.update(line=failure.error.line)
             self._write_safely(lambda: self.history.set_dirty(dirty))
             failure.dirty = True
             raise
         entry = _entry(self.current.id, step, started_at)
-        self.db.begin()
+        if self.group is None:
+            self.db.begin()
+        self.group = None  # the last data-only statements commit with the record
         self.history.set_dirty(None)
         self.history.record([entry])
         self._commit()
@@ -546,19 +629,33 @@ class Runner:
         self._track(step)
         emit(self.consumers, StepFinished(m.version, m.name, step.direction, _ms(started)))
 
+    def _note_progress(self, dirty, index):
+        """Put the statement a step is at into its dirty mark, with the digest of the
+        file's text before that statement: ``--resume`` starts there once a person
+        fixed the file, and refuses if the part that ran was edited."""
+        dirty["statement_index"] = index
+        if self.progress is not None:
+            dirty.update(self.progress.done(index))
+
     def _run_script(self, step, compiled, progress=None):
         """Run a step's statements. In autocommit (``progress``: the dirty mark, kept
         at the statement it is at) the migration may begin and end transactions of its
         own: the mark is written only while none of them is open, so that it never
         goes in with the migration's own work, and the (index, Statement) that began
-        the one still open at the end is returned (None: none is)."""
+        the one still open at the end is returned (None: none is). Where DDL commits
+        by itself, see _run_grouped."""
         m = step.migration
         script = m.script(step.direction)
         if m.kind == "python":
             self._execute_python(step, script)
             return None
+        if progress is not None and not compiled.own_transactions and \
+                not self.dialect.transactional_ddl:
+            self.group = self._run_grouped(step, script, compiled, progress)
+            return None
         opened = None
-        for index, statement in enumerate(compiled.statements):
+        for index in range(step.start, len(compiled.statements)):
+            statement = compiled.statements[index]
             try:
                 opened = self._run_statement(step, script, compiled, index, statement,
                                              progress, opened)
@@ -567,26 +664,89 @@ class Runner:
                 raise
         return opened
 
+    def _run_grouped(self, step, script, compiled, progress):
+        """Statement by statement where DDL commits by itself (MySQL), the dirty mark
+        moved to each statement before it runs. A run of statements that commit
+        nothing by themselves (INSERT, UPDATE, DELETE: ``implicit_commit``) goes in
+        one transaction that also moves the mark past them, so a failure or a kill
+        leaves all of them or none, and the mark says which. A run at the end stays
+        open: the migration's record commits with it. Returns the index where the open
+        run began, or None."""
+        statements = compiled.statements
+        group, first = None, step.start
+        for index in range(first, len(statements)):
+            statement = statements[index]
+            data = not self.db.implicit_commit(statement.words)
+            try:
+                if group is not None and not data:
+                    self._mark(progress, index)  # inside the group: commits with it
+                    self._commit_group()
+                    group = None
+                elif index != first and group is None:
+                    self._mark(progress, index)
+                if data and group is None:
+                    self.db.begin()
+                    group = index
+                self._run_one(step, script, compiled, index, statement, group is None)
+            except StepFailure as failure:
+                failure.index = index
+                if group is not None:
+                    failure.block, failure.grouped = (group, statements[group]), True
+                raise
+            except DriverError as exc:  # ferryman's mark, or the group's COMMIT
+                failure = StepFailure(step, MigrationError(
+                    f"{script.path}: {exc.message}", file=script.path, version=step.version,
+                    statement=statement.text, line=statement.line,
+                    db_message=exc.db_message, sqlstate=exc.sqlstate))
+                failure.index = index
+                if group is not None:
+                    failure.block, failure.grouped = (group, statements[group]), True
+                raise failure from exc
+        return group
+
+    def _commit_group(self):
+        self.db.commit()
+
+    def _mark(self, progress, index):
+        self._note_progress(progress, index)
+        self.history.set_dirty(progress)
+
     def _run_statement(self, step, script, compiled, index, statement, progress, opened):
         """Run statement ``index`` of a step; ``opened``: the migration's own open
         transaction, if any (autocommit only). Returns the one open after it."""
+        autocommit = progress is not None
+        is_open = autocommit and self.db.transaction_open()
+        if autocommit and compiled.own_transactions and self._does_nothing(
+                step, statement, is_open, opened):
+            return opened
+        if autocommit and index != step.start and not is_open:
+            self._mark(progress, index)
+        self._run_one(step, script, compiled, index, statement, autocommit and not is_open)
+        if not autocommit or not self.db.transaction_open():
+            return None
+        return opened if is_open else (index, statement)
+
+    def _run_one(self, step, script, compiled, index, statement, alone):
+        """Run statement ``index`` of a step (``alone``: in autocommit, where a failed
+        statement may be cleaned up and tried once more); a StepFailure naming the
+        file, the statement and the database's message when it fails."""
         m = step.migration
         if self._stop_text():  # a cancel just before a statement began stops nothing
             raise StepFailure(step, MigrationError(
                 f"{script.path}: {self._stop_text()} before statement "
                 f"{index + 1} of {len(compiled.statements)}", file=script.path,
                 version=m.version, statement=statement.text, line=statement.line))
-        autocommit = progress is not None
-        is_open = autocommit and self.db.transaction_open()
-        if autocommit and compiled.own_transactions and self._does_nothing(
-                step, statement, is_open, opened):
-            return opened
-        if autocommit and index and not is_open:
-            progress["statement_index"] = index
-            self.history.set_dirty(progress)
         try:
-            self._statement(statement, autocommit and not is_open, step)
+            self._statement(statement, alone, step)
         except DriverError as exc:
+            if index == step.start and step.resumed and exc.duplicate_object:
+                # The run this one resumes was stopped while this statement ran (no
+                # error was recorded): it had committed, as the error says.
+                emit(self.consumers, Message(
+                    "warning", f"{step.label}: line {statement.line} was running when the "
+                    f"run it resumes stopped, and it had finished then ({exc.message}): "
+                    "going on after it"))
+                return
             why = self._stop_text() or exc.message
             error = MigrationError(
                 f"{script.path}: statement {index + 1} of "
@@ -598,9 +758,6 @@ class Runner:
             error.lock_exhausted = exc.lock_exhausted
             error.transient = exc.transient and not self._stop_text()
             raise StepFailure(step, error) from exc
-        if not autocommit or not self.db.transaction_open():
-            return None
-        return opened if is_open else (index, statement)
 
     def _does_nothing(self, step, statement, is_open, opened):
         """A BEGIN inside the migration's own open transaction, or a COMMIT or
@@ -647,6 +804,12 @@ class Runner:
             return what
         begun, statement = failure.block
         at = failure.index
+        if failure.grouped:
+            return (f"{what}: statement {at + 1} (line {failure.error.line}) failed among "
+                    f"the data-only statements from statement {begun + 1} (line "
+                    f"{statement.line}) on, which ran in one transaction: it was rolled "
+                    f"back, so nothing from statement {begun + 1} on stands, and the "
+                    "statements before it are committed")
         stopped = (f"it ended with the transaction it began at statement {begun + 1} (line "
                    f"{statement.line}) still open" if at >= len(compiled.statements) else
                    f"statement {at + 1} (line {failure.error.line}) failed inside the "
@@ -704,6 +867,8 @@ class Runner:
             self.applied.discard(step.version)
 
     def _previous_version(self, step):
+        if step.version is None:  # a repeatable migration: the current version
+            return max(self.applied) if self.applied else None
         below = [v for v in self.applied if v < step.version]
         return max(below) if below else None
 
@@ -717,13 +882,15 @@ class Runner:
         if failure.at_commit and (getattr(error, "connection_lost", False) or self.lost):
             raise self._needs_person(error, "the connection was lost while committing; "
                                      "whether the run committed is unknown")
-        if failure.dirty:
+        if failure.dirty and not self._undo_part(failure):
             # Worded for both endings: a restore that brings it back (no "the database
             # is dirty" then), or a dirty mark left for a person.
             what = ("it stopped part way outside a transaction, so it could not be rolled "
-                    "back" if failure.block is None else
+                    "back" if failure.block is None or failure.grouped else
                     "it stopped part way: the transaction of its own that was open then was "
                     "rolled back, but what it had committed before could not be")
+            if self.undo_failed:
+                what += f"; {self.undo_failed}"
             self._unrecoverable(error, what, lambda: self._finish("dirty", error))
         rolled_back = self._undo_committed(error)
         if self.interrupted or getattr(error, "transient", False):
@@ -732,6 +899,56 @@ class Runner:
             raise final
         self._finish("rolled_back", error)
         raise _carry(error, self._rolled_back_error(error, rolled_back))
+
+    def _undo_part(self, failure):
+        """Where DDL commits by itself (MySQL), undo what ran of an up migration that
+        stopped part way through its down migration: True when it ran to the end, the
+        dirty mark then gone and the migration not applied. A statement of the down
+        about an object that is not there (made by the part of the up that never ran)
+        is skipped with a warning; any other failure leaves the mark, saying so."""
+        self.undo_failed = None
+        step = failure.step
+        if (step is None or step.direction != "up" or self.dialect.transactional_ddl
+                or step.migration.kind == "python" or not step.migration.has_down
+                or self.lost or self.mark is None):
+            return False
+        undo = step.inverse()
+        compiled = self._compiled(undo)
+        if compiled is None or compiled.own_transactions:
+            return False
+        script = undo.migration.script("down")
+        ran = self.mark.get("statement_index") or 0
+        emit(self.consumers, Message(
+            "info", f"undoing what ran of {step.label} ({ran} statement"
+            f"{'s' if ran != 1 else ''}) through {script.path}"))
+        mark = dict(self.mark, reason=self.mark.get("reason", "") + "; its down migration was "
+                    f"undoing what ran of it ({script.path})")
+        for key in ("done_sha256", "done_lines"):  # nothing to resume once the down ran
+            mark.pop(key, None)
+
+        def record_undoing():
+            self.history.set_dirty(mark)
+
+        self._write_safely(record_undoing)
+        for index, statement in enumerate(compiled.statements):
+            try:
+                self.db.execute(statement.text)
+            except DriverError as exc:
+                if exc.missing_object and not exc.connection_lost:
+                    emit(self.consumers, Message(
+                        "warning", f"{undo.label}: line {statement.line}: {exc.message}: part "
+                        "of what the up migration never did, skipped"))
+                    continue
+                self.undo_failed = (f"undoing it through {script.path} failed too, at "
+                                    f"statement {index + 1} (line {statement.line}): "
+                                    f"{exc.message}")
+                mark["reason"] += f"; {self.undo_failed}"
+                self._write_safely(record_undoing)
+                return False
+        self._write_safely(lambda: self.history.set_dirty(None))
+        self.undone_part = (step.label, ran, script.path)
+        failure.dirty = False
+        return True
 
     def _forget_batch(self, failure):
         """Roll the open transaction back and forget the steps it held."""
@@ -775,15 +992,23 @@ class Runner:
 
     def _rolled_back_error(self, error, rolled_back):
         start = _label(self.current.from_version)
+        part = ""
+        if self.undone_part:
+            label, ran, path = self.undone_part
+            part = (f"what ran of {label} ({ran} statement{'s' if ran != 1 else ''}, "
+                    f"committed one by one: {self.dialect.name} commits DDL implicitly) was "
+                    f"undone through {path}; ")
         if rolled_back:
             where = (f"the run was rolled back ({len(rolled_back)} migration"
                      f"{'s' if len(rolled_back) != 1 else ''} undone); the database is "
                      f"where it started, at version {start}")
+        elif part or not self.dialect.transactional_ddl:
+            where = f"the database is where it started, at version {start}"
         else:
             where = (f"the transaction was rolled back; the database is where it "
                      f"started, at version {start}")
         return MigrationError(
-            f"{error.message}\n{where}", file=error.file, version=error.version,
+            f"{error.message}\n{part}{where}", file=error.file, version=error.version,
             statement=error.statement, line=error.line, db_message=error.db_message,
             sqlstate=error.sqlstate, rolled_back=rolled_back, run_id=self.current.id,
             hint=f"fix {error.file or 'the migration'} and run the command again")
@@ -981,13 +1206,19 @@ class Runner:
         restore = (f"; or restore the backup taken before the run: `ferryman backup restore "
                    f"{self.current.backup_id}`" if self.current.backup_id not in (None, "disabled")
                    else "")
+        hint = ("run `ferryman status` to see where it stands, repair by hand, then "
+                "`ferryman force VERSION`" + restore)
+        mark = self.mark
+        if mark is not None and resumable(mark) and not self.undo_failed and \
+                mark.get("version") == error.version:
+            hint = (f"fix statement {mark['statement_index'] + 1} of {mark.get('file')}, then "
+                    f"run `ferryman {mark.get('direction') or 'up'} --resume` to go on from it "
+                    "(the statements before it ran and are committed); or " + hint)
         return RollbackError(
             f"{error.message}\n{what}; the database needs a person",
             file=error.file, version=error.version, statement=error.statement,
             line=error.line, db_message=error.db_message, sqlstate=error.sqlstate,
-            rolled_back=rolled_back, run_id=self.current.id,
-            hint="run `ferryman status` to see where it stands, repair by hand, then "
-                 "`ferryman force VERSION`" + restore)
+            rolled_back=rolled_back, run_id=self.current.id, hint=hint)
 
 
 def _entry(run_id, step, started_at):

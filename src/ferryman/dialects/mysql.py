@@ -43,6 +43,12 @@ QUERY_INTERRUPTED = 1317
 # the connection lost or killed (client errors 2003 to 2055; MariaDB 1927).
 TRANSIENT = {LOCK_WAIT_TIMEOUT, DEADLOCK, 1040, 1053, 1927, 2003, 2006, 2013, 2055, 4031}
 CONNECTION_LOST = {2006, 2013, 2055, 1927, 4031, 1053}
+# A statement about an object that is not there: unknown table, can't DROP (column or
+# key), unknown column, no such table, routine, trigger, event, key, database.
+MISSING_OBJECT = {1051, 1091, 1054, 1146, 1305, 1360, 1539, 1176, 1008}
+# One that makes an object that is there: table, column, key, foreign key, routine,
+# trigger, event, database exists; a second primary key.
+DUPLICATE_OBJECT = {1050, 1060, 1061, 1022, 1826, 1304, 1359, 1537, 1007, 1068}
 # Refused connections that another try will not fix: access denied, unknown database.
 PERMANENT_CONNECT = {1044, 1045, 1049, 1698, 2059, 2026}
 
@@ -458,5 +464,7 @@ def _translate(exc):
         transient=code in TRANSIENT or lost,
         lock_exhausted=code == LOCK_TABLE_FULL,
         missing_table=code == NO_SUCH_TABLE,
+        missing_object=code in MISSING_OBJECT,
+        duplicate_object=code in DUPLICATE_OBJECT,
         connection_lost=lost,
     )
