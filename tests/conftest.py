@@ -104,6 +104,28 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'app.db'}"
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "engines(*names, reason): the engines of db_url a test is about; its "
+                   "other engines' cases are not collected (the reason says why)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave out the db_url cases of engines a test does not apply to (``@engines``):
+    not a skip, since nothing is missing; the test says why in its marker."""
+    kept, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("engines")
+        engine = getattr(getattr(item, "callspec", None), "params", {}).get("db_url")
+        if marker is not None and engine is not None and engine not in marker.args:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def db_url(request):
     """One test, every engine: SQLite, PostgreSQL, MySQL/MariaDB."""

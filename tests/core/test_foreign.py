@@ -33,11 +33,15 @@ GOLANG_MIGRATE = {
                    '(version bigint not null primary key, dirty boolean not null)'],
     "sqlite": ["CREATE TABLE IF NOT EXISTS {t} (version uint64,dirty bool);",
                "CREATE UNIQUE INDEX IF NOT EXISTS version_unique ON {t} (version);"],
+    # database/mysql ensureVersionTable
+    "mysql": ["CREATE TABLE IF NOT EXISTS `{t}` "
+              "(version bigint not null primary key, dirty boolean not null)"],
 }
 # dbmate pkg/driver/postgres and pkg/driver/sqlite CreateMigrationsTable.
 DBMATE = {
     "postgresql": ['create table if not exists "public"."{t}" (version varchar primary key)'],
     "sqlite": ['create table if not exists "{t}" (version varchar(128) primary key)'],
+    "mysql": ["create table if not exists `{t}` (version varchar(128) primary key)"],
 }
 # goose internal/dialects postgres.go and sqlite3.go CreateTable, then the first row
 # (migrate.go createVersionTable).
@@ -50,6 +54,11 @@ GOOSE = {
                "INTEGER NOT NULL,\n\t\tis_applied INTEGER NOT NULL,\n\t\ttstamp TIMESTAMP "
                "DEFAULT (datetime('now'))\n\t)",
                "INSERT INTO {t} (version_id, is_applied) VALUES (0, 1)"],
+    # internal/dialects mysql.go
+    "mysql": ["CREATE TABLE {t} (\n\t\tid serial NOT NULL,\n\t\tversion_id bigint NOT NULL,\n"
+              "\t\tis_applied boolean NOT NULL,\n\t\ttstamp timestamp NULL default now(),\n"
+              "\t\tPRIMARY KEY(id)\n\t)",
+              "INSERT INTO {t} (version_id, is_applied) VALUES (0, true)"],
 }
 # Flyway PostgreSQLDatabase.getRawCreateScript and SQLiteDatabase.getRawCreateScript.
 FLYWAY = {
@@ -70,12 +79,21 @@ FLYWAY = {
                "(strftime('%Y-%m-%d %H:%M:%f','now')),\n"
                '    "execution_time" INT NOT NULL,\n    "success" BOOLEAN NOT NULL\n);',
                'CREATE INDEX "main"."{t}_s_idx" ON "{t}" ("success");'],
+    # mysql/createMetaDataTable.sql
+    "mysql": ["CREATE TABLE `{t}` (\n    `installed_rank` INT NOT NULL,\n"
+              "    `version` VARCHAR(50),\n    `description` VARCHAR(200) NOT NULL,\n"
+              "    `type` VARCHAR(20) NOT NULL,\n    `script` VARCHAR(1000) NOT NULL,\n"
+              "    `checksum` INT,\n    `installed_by` VARCHAR(100) NOT NULL,\n"
+              "    `installed_on` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,\n"
+              "    `execution_time` INT NOT NULL,\n    `success` BOOL NOT NULL,\n"
+              "    CONSTRAINT `{t}_pk` PRIMARY KEY (`installed_rank`)\n) ENGINE=InnoDB",
+              "CREATE INDEX `{t}_s_idx` ON `{t}` (`success`)"],
 }
 DDL = {"golang-migrate": GOLANG_MIGRATE, "dbmate": DBMATE, "goose": GOOSE, "flyway": FLYWAY}
 
 
 def engine(url):
-    return "sqlite" if url.startswith("sqlite") else "postgresql"
+    return url.split(":", 1)[0]
 
 
 def run(url, *statements, params=None):
@@ -117,11 +135,18 @@ def flyway_row(url, rank, version, description, kind, script, checksum, success=
                table="flyway_schema_history"):
     """Database.getInsertStatement with the values Flyway passes."""
     m = mark(url)
-    user = "" if engine(url) == "sqlite" else "postgres"
-    query(url, f'INSERT INTO "{table}" ("installed_rank", "version", "description", "type", '
-               f'"script", "checksum", "installed_by", "execution_time", "success") '
+    user = {"sqlite": "", "mysql": "root"}.get(engine(url), "postgres")
+    names = ", ".join(q(url, c) for c in ("installed_rank", "version", "description", "type",
+                                          "script", "checksum", "installed_by",
+                                          "execution_time", "success"))
+    query(url, f"INSERT INTO {q(url, table)} ({names}) "
                f"VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}, {m}, {m})",
           (rank, version, description, kind, script, checksum, user, 12, success))
+
+
+def q(url, name):
+    """``name`` quoted as the engine of ``url`` quotes it."""
+    return f"`{name}`" if engine(url) == "mysql" else f'"{name}"'
 
 
 @pytest.fixture
@@ -241,7 +266,8 @@ def test_dbmate_versions_are_strings(db):
     make(db.url_text, "dbmate")
     m = mark(db.url_text)
     for version in ("20240101000000", "001", "1"):
-        query(db.url_text, f'insert into "schema_migrations" (version) values ({m})', (version,))
+        query(db.url_text, f"insert into {q(db.url_text, 'schema_migrations')} (version) "
+                           f"values ({m})", (version,))
     state = only(detect(db))
     assert state.tool == "dbmate" and state.complete and state.clean
     assert state.versions == ["001", "1", "20240101000000"]
@@ -420,6 +446,14 @@ def shape(url, schema, table):
                    for _, name, unique, origin, _ in
                    query(url, "SELECT * FROM pragma_index_list(?)", (table,))]
         return columns, sorted(indexes), []
+    if engine(url) == "mysql":
+        columns = query(url, "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, "
+                             "EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+                             "AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table))
+        indexes = query(url, "SELECT REPLACE(INDEX_NAME, %s, 'T'), NON_UNIQUE, COLUMN_NAME "
+                             "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND "
+                             "TABLE_NAME = %s ORDER BY 1, SEQ_IN_INDEX", (table, schema, table))
+        return columns, indexes, []
     columns = query(url, "SELECT column_name, data_type, character_maximum_length, "
                          "is_nullable, column_default, is_identity, identity_generation "
                          "FROM information_schema.columns WHERE table_schema = %s AND "
@@ -434,10 +468,13 @@ def shape(url, schema, table):
 
 
 @pytest.mark.parametrize("tool", list(foreign.TOOLS))
-def test_create_makes_the_table_the_tool_makes(db_url, tool, tmp_path):
+def test_create_makes_the_table_the_tool_makes(db_url, tool, tmp_path, request):
     table = make(db_url, tool)
     if engine(db_url) == "sqlite":
         other_url, schema, name = f"sqlite:///{tmp_path / 'other.db'}", None, table
+    elif engine(db_url) == "mysql":  # no schemas: a second database
+        other_url = request.getfixturevalue("twin")
+        schema, name = other_url.rsplit("/", 1)[1], table
     else:
         other_url, schema, name = db_url, "made", f"made.{table}"
         if tool != "dbmate":  # dbmate makes a missing schema itself
@@ -450,7 +487,8 @@ def test_create_makes_the_table_the_tool_makes(db_url, tool, tmp_path):
     finally:
         other.close()
     assert state.tool == tool and state.current is None and state.problems == []
-    assert shape(other_url, schema, table) == shape(db_url, "public", table)
+    here = db_url.rsplit("/", 1)[1] if engine(db_url) == "mysql" else "public"
+    assert shape(other_url, schema, table) == shape(db_url, here, table)
     if tool == "goose":
         first = "SELECT version_id, is_applied FROM {}"
         assert query(other_url, first.format(name)) == query(db_url, first.format(table))
@@ -522,10 +560,11 @@ def test_sync_flyway_writes_what_flyway_writes(db):
     # 1 and 2 are below the baseline: Flyway takes them as applied, nothing is written.
     assert synced(db, "flyway", "flyway_schema_history", ["1", "2", "3", "3_1", "4"],
                   info=info) == foreign.Synced(["3_1", "4"], [])
-    rows = query(url, 'SELECT "installed_rank", "version", "description", "type", "script", '
-                      '"checksum", "installed_by", "execution_time", "success" '
-                      'FROM flyway_schema_history ORDER BY 1')
-    user = "" if engine(url) == "sqlite" else "postgres"
+    names = ", ".join(q(url, c) for c in ("installed_rank", "version", "description", "type",
+                                          "script", "checksum", "installed_by",
+                                          "execution_time", "success"))
+    rows = query(url, f"SELECT {names} FROM flyway_schema_history ORDER BY 1")
+    user = {"sqlite": "", "mysql": "root"}.get(engine(url), "postgres")
     assert [tuple(r[:8]) + (bool(r[8]),) for r in rows[2:]] == [
         (3, "3.1", "point", "SQL", "V3_1__point.sql", flyway_checksum("SELECT 1;"), user, 0,
          True),
@@ -558,8 +597,9 @@ def test_sync_flyway_repeatables_when_their_checksum_changes(db):
     synced(db, "flyway", "flyway_schema_history", ["1"], info=INFO, repeatables=[views])
     synced(db, "flyway", "flyway_schema_history", ["1"], info=INFO,
            repeatables=[{**views, "checksum": 6}])
-    ranks = query(db.url_text, 'SELECT "installed_rank", "checksum" FROM flyway_schema_history '
-                               'WHERE "version" IS NULL ORDER BY 1')
+    url = db.url_text
+    ranks = query(url, f"SELECT {q(url, 'installed_rank')}, {q(url, 'checksum')} FROM "
+                       f"flyway_schema_history WHERE {q(url, 'version')} IS NULL ORDER BY 1")
     assert ranks == [(2, 5), (3, 6)]
     state = only(detect(db))
     assert [(a.description, a.checksum) for a in state.applied if a.version is None] == \
@@ -649,6 +689,8 @@ def dbmate(db_url, tmp_path):
     folder.mkdir(parents=True)
     if engine(db_url) == "sqlite":
         url = "sqlite:" + sqlite_path(db_url)
+    elif engine(db_url) == "mysql":
+        url = db_url
     else:
         url = "postgres://" + db_url.split("://", 1)[1] + "?sslmode=disable"
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
@@ -723,6 +765,8 @@ def test_dbmate_runs_on_a_table_ferryman_created(db, dbmate):
 def tables_of(url):
     if engine(url) == "sqlite":
         return {r[0] for r in query(url, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if engine(url) == "mysql":
+        return {r[0] for r in query(url, "SHOW TABLES")}
     return {r[0] for r in query(url, "SELECT tablename FROM pg_tables "
                                      "WHERE schemaname = 'public'")}
 

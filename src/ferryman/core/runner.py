@@ -824,8 +824,16 @@ class Runner:
         try:
             self.db.execute(statement.text)
         except DriverError as exc:
-            if not autocommit or self.expired or not self.db.recover(statement.text, exc):
+            again = None if not autocommit or self.expired else self.db.recover(
+                statement.text, exc)
+            if not again:
                 raise
+            if isinstance(again, str):  # another form of it (without an online clause)
+                emit(self.consumers, Message(
+                    "warning", f"{step.label}: line {statement.line}: the server refused "
+                    f"to run it online ({exc.message}); running it with the table locked"))
+                self.db.execute(again)
+                return
             emit(self.consumers, Message(
                 "warning", f"{step.label}: line {statement.line} failed ({exc.message}); "
                 "dropped the invalid index it left, and building it once more"))

@@ -215,7 +215,9 @@ class Dialect:
 
     def recover(self, statement, error):
         """After ``statement`` failed outside a transaction, clean up what it left (an
-        invalid index) and return True when it is worth running it once more."""
+        invalid index) and return True when it is worth running it once more, or the
+        text to run instead (the statement without the online clause ``adapt`` added,
+        which the server refused), or False."""
         return False
 
     @classmethod

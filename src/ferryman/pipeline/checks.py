@@ -16,7 +16,8 @@ from ..errors import BlockedError, CheckFailed, FerrymanError
 def precheck(db, catalog, settings, *, backup):
     """The connection, the server version, extensions, disk, privileges. Raises
     BlockedError (exit 4): the environment, not the migrations, is in the way."""
-    details = {"server_version": db.server_version(), "dialect": db.name}
+    details = {"server_version": db.server_version(), "dialect": db.name,
+               "server": db.product()}
     problems = []
     minimum = settings.min_server_version or db.min_server_version
     if minimum and _version_tuple(details["server_version"]) < _version_tuple(minimum):
