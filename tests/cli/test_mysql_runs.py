@@ -218,3 +218,20 @@ def test_the_history_rows_say_what_ran(cli, migrations, my_url):
     raw = rows(my_url, "SELECT value FROM ferryman_meta WHERE `key` = 'dirty'")
     mark = json.loads(raw[0][0])
     assert mark["done_lines"] == 4 and len(mark["done_sha256"]) == 64
+
+
+def test_a_python_migration_that_fails_part_way_is_dirty_and_says_so(cli, migrations,
+                                                                      my_url):
+    """A Python migration runs in autocommit here: what it did before it raised is
+    committed; the mark names it, and --resume cannot go on inside Python code."""
+    folder = migrations({"1_py.py": "def up(ctx):\n"
+                                    "    ctx.execute('CREATE TABLE made (id INTEGER)')\n"
+                                    "    raise KeyboardInterrupt\n"})
+    result = cli("--migrations", folder, "--database-url", my_url, "up", "--no-backup")
+    assert result.code == 3, result
+    assert "up() raised KeyboardInterrupt" in result.err
+    state = status(cli, folder, my_url)
+    assert state["dirty"] is True and state["dirty_details"]["version"] == 1
+    assert tables(my_url) == {"made"}
+    resumed = cli("--migrations", folder, "--database-url", my_url, "up", "--resume")
+    assert resumed.code == 3 and "force" in resumed.err, resumed

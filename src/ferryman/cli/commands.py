@@ -73,9 +73,11 @@ def cmd_status(params, out):
     if dirty and dirty.get("version") is not None:
         where = dirty.get("file") or dirty.get("name")
         out.line(f"                 version {dirty.get('version')}, {where}")
-        if dirty.get("statement_index") is not None:
+        if dirty.get("statement_index") is not None and dirty.get("statements"):
             out.line(f"                 stopped at statement {dirty['statement_index'] + 1} "
-                     f"of {dirty.get('statements')}")
+                     f"of {dirty.get('statements')}"
+                     + (f" (line {dirty['done_lines'] + 1})"
+                        if dirty.get("done_lines") is not None else ""))
         if dirty.get("error"):
             out.line(f"                 database said: {dirty['error']}")
     pending = data["pending"]

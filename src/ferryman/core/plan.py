@@ -150,7 +150,8 @@ def check_state(listing, state, *, verify_checksums=True):
 def dirty_error(dirty):
     where = f"{dirty.get('file') or dirty.get('name')}"
     stmt = dirty.get("statement_index")
-    detail = f", statement {stmt + 1} of {dirty.get('statements')}" if stmt is not None else ""
+    detail = (f", statement {stmt + 1} of {dirty.get('statements')}"
+              if stmt is not None and dirty.get("statements") else "")
     previous = dirty.get("previous_version")
     force = (f"`ferryman force {dirty.get('version')}` (finished) or `ferryman force "
              f"{previous if previous is not None else 'none'}` (undone)")
