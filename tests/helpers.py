@@ -61,6 +61,35 @@ def new_my_database():
             admin.close()
 
 
+def my_user_with_password(request, url, password):
+    """A MySQL user whose password is ``password``, with every right on the database of
+    ``url`` (root has no password here), dropped after the test: ``url`` as that user,
+    without the password."""
+    import uuid
+
+    user = f"ft_{uuid.uuid4().hex[:10]}"
+    database = url.rsplit("/", 1)[1]
+    admin = my_admin()
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (password,))
+            cursor.execute(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
+    finally:
+        admin.close()
+
+    def drop():
+        admin = my_admin()
+        try:
+            with admin.cursor() as cursor:
+                cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        finally:
+            admin.close()
+
+    request.addfinalizer(drop)
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{user}@{rest.split('@', 1)[1]}"
+
+
 def my_url_of(name):
     return MY_URL.rstrip("/") + "/" + name
 

@@ -349,25 +349,12 @@ class MySQLProfile(Profile):
 
     def with_password(self, request, url, secret):
         """A user whose password is ``secret``, on the test's database (root has none)."""
-        from helpers import my_admin
+        from helpers import my_user_with_password
 
-        user = f"ft_{uuid.uuid4().hex[:10]}"
-        database = url.rsplit("/", 1)[1]
-        admin = my_admin()
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (secret,))
-            cursor.execute(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
-        admin.close()
-
-        def drop():
-            admin = my_admin()
-            with admin.cursor() as cursor:
-                cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
-            admin.close()
-
-        request.addfinalizer(drop)
-        head, _, tail = url.partition("@")
-        return f"{head.split('://')[0]}://{user}:{secret}@{tail}"
+        user_url = my_user_with_password(request, url, secret)
+        scheme, _, rest = user_url.partition("://")
+        user, _, tail = rest.partition("@")
+        return f"{scheme}://{user}:{secret}@{tail}"
 
 
 ENGINES = {profile.name: profile for profile in (SQLiteProfile(), PostgreSQLProfile(),
