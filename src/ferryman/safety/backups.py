@@ -31,6 +31,7 @@ FREE_SPACE_MARGIN = 1.1  # want 10% more free space than the database's size
 PROVIDERS = {
     "sqlite": ("ferryman.safety.sqlite", "SQLiteBackup"),
     "postgresql": ("ferryman.safety.postgresql", "PostgreSQLBackup"),
+    "mysql": ("ferryman.safety.mysql", "MySQLBackup"),
 }
 
 

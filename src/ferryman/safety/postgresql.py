@@ -20,11 +20,12 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
-import sys
 
 from ..dialects.postgresql import PostgreSQLDialect
 from ..errors import BlockedError, RestoreError  # RestoreError: importable here too
+from .tools import last_line as _last_line
+from .tools import run_tied as _run_tied
+from .tools import tool_version as _tool_version
 
 MAINTENANCE_DB = "postgres"
 
@@ -168,80 +169,6 @@ class PostgreSQLBackup:
                         f"{_last_line(result.stderr)}", db_message=result.stderr.strip())
 
 
-# The supervisor of a pg_dump or pg_restore. It starts the tool,
-# and reads a pipe whose only writer is ferryman, who never writes: the read returns
-# when ferryman's end closes, which the kernel does when ferryman dies, kill -9
-# included; then it kills the tool. It ends as the tool ended (its exit code, or the
-# same signal), so ferryman reads the tool's outcome. SIGINT and SIGTERM are passed
-# on to the tool. Standard library only, run with -I -S: no site, no environment.
-_SUPERVISOR = """\
-import os, resource, signal, subprocess, sys, threading
-pipe = int(sys.argv[1])
-try:
-    child = subprocess.Popen(sys.argv[2:])
-except OSError as exc:
-    print(f"cannot run {sys.argv[2]}: {exc.strerror}", file=sys.stderr)
-    sys.exit(127)
-for number in (signal.SIGINT, signal.SIGTERM):
-    signal.signal(number, lambda number, _frame: child.send_signal(number))
-def watch():
-    while os.read(pipe, 512):
-        pass
-    child.kill()
-threading.Thread(target=watch, daemon=True).start()
-code = child.wait()
-if code < 0:
-    resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
-    try:
-        signal.signal(-code, signal.SIG_DFL)
-    except (OSError, ValueError):
-        pass
-    os.kill(os.getpid(), -code)
-sys.exit(code if code >= 0 else 128 - code)
-"""
-
-
-def _run_tied(argv, env):
-    """Run ``argv`` to its end, as ``subprocess.run(capture_output=True, text=True)``
-    does, under the supervisor above, so that it cannot outlive ferryman.
-
-    Why not PR_SET_PDEATHSIG in ``preexec_fn``: the Python documentation warns that
-    preexec_fn is not safe in a process with threads (the coordinator backs up
-    services in threads; a restore takes its safety backup in one), and the signal is
-    sent when the creating *thread* ends, not the process. The pipe is the process's:
-    only its death, or _run_tied leaving early (an interrupt), closes it. Without a
-    Python interpreter to run the supervisor (an embedding host), the tool runs bare.
-    """
-    python = _python()
-    if python is None:
-        return subprocess.run(argv, capture_output=True, text=True, env=env)
-    read_end, write_end = os.pipe()  # not inheritable: only the supervisor gets read_end
-    try:
-        process = subprocess.Popen([python, "-I", "-S", "-c", _SUPERVISOR, str(read_end),
-                                    *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True, env=env, pass_fds=(read_end,))
-    except BaseException:
-        os.close(write_end)
-        raise
-    finally:
-        os.close(read_end)
-    try:
-        out, err = process.communicate()
-    finally:
-        os.close(write_end)  # early (an interrupt): the supervisor kills the tool now
-        process.wait()
-    return subprocess.CompletedProcess(argv, process.returncode, out, err)
-
-
-def _python():
-    """An interpreter for the supervisor: this one, unless ferryman runs embedded in a
-    host program (uWSGI's sys.executable is uwsgi)."""
-    name = os.path.basename(sys.executable or "").lower()
-    if name.startswith(("python", "pypy")):
-        return sys.executable
-    return shutil.which("python3")
-
-
 def scratch_name(kind, target):
     """A unique name for a database that stands in for ``target`` during a restore.
 
@@ -342,30 +269,6 @@ def _quote(value):
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-_versions = {}
-
-
-def _tool_version(program):
-    """``program --version``, asked once per process (on Debian pg_dump is a Perl
-    wrapper: each call costs tens of milliseconds)."""
-    if program not in _versions:
-        _versions[program] = _ask_version(program)
-    return _versions[program]
-
-
-def _ask_version(program):
-    try:
-        out = subprocess.run([program, "--version"], capture_output=True, text=True).stdout
-    except OSError:
-        return None
-    return out.strip()
-
-
 def _major(version_text):
     match = re.search(r"(\d+)(?:\.\d+)?", version_text or "")
     return int(match.group(1)) if match else None
-
-
-def _last_line(text):
-    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""
