@@ -117,6 +117,11 @@ def all_waiting(url, procs):
     if url.startswith("sqlite"):
         lock_path = os.path.realpath(sqlite_path(url) + ".ferryman_lock")
         return all(has_open(pid, lock_path) for pid in pids)
+    if url.startswith("mysql"):  # a connection each (its program name needs
+        # performance_schema, off on MariaDB): as many as runners, this query's aside
+        (count,) = query(url, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
+                              "DB = DATABASE() AND ID <> CONNECTION_ID()")[0]
+        return count >= len(pids)
     return pids <= connected_runners(url)
 
 

@@ -135,7 +135,8 @@ class Guard:
     def __init__(self, db, script):
         self.db = db
         self.path = script.path
-        self.transactional = script.transactional
+        # where DDL commits by itself (MySQL) every migration runs in autocommit
+        self.transactional = script.transactional and db.transactional_ddl
         self.refused = None  # (what it did, line, statement) of the first refusal
         self.ended = False   # the transaction was gone when the migration returned
         self.left_open = False
