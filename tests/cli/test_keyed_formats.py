@@ -132,6 +132,9 @@ def flyway_crc(text):
     return value - 2**32 if value >= 2**31 else value
 
 
+MY_FLYWAY = 'CREATE TABLE flyway_schema_history (`installed_rank` INT NOT NULL, `version` VARCHAR(50), `description` VARCHAR(200) NOT NULL, `type` VARCHAR(20) NOT NULL, `script` VARCHAR(1000) NOT NULL, `checksum` INT, `installed_by` VARCHAR(100) NOT NULL, `installed_on` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, `execution_time` INT NOT NULL, `success` BOOL NOT NULL, CONSTRAINT `flyway_schema_history_pk` PRIMARY KEY (`installed_rank`)) ENGINE=InnoDB'
+
+
 def flyway_history(url, rows):
     """flyway_schema_history as Flyway's PostgreSQL and SQLite databases create it."""
     if url.startswith("sqlite"):
@@ -142,6 +145,9 @@ def flyway_history(url, rows):
                    "(strftime('%Y-%m-%d %H:%M:%f','now')), execution_time INT NOT NULL, "
                    "success BOOLEAN NOT NULL)")
         mark = "?"
+    elif url.startswith("mysql"):  # mysql/createMetaDataTable.sql
+        query(url, MY_FLYWAY)
+        mark = "%s"
     else:
         query(url, 'CREATE TABLE flyway_schema_history ("installed_rank" INT NOT NULL, '
                    '"version" VARCHAR(50), "description" VARCHAR(200) NOT NULL, "type" '
@@ -207,7 +213,7 @@ def test_tables_of_schema_2_are_upgraded_with_their_rows(cli, sqlite_url, migrat
                           ("runs", "from_label"), ("runs", "to_label"),
                           ("backups", "migration_label")):
         query(sqlite_url, f"ALTER TABLE ferryman_{table} DROP COLUMN {column}")
-    query(sqlite_url, "UPDATE ferryman_meta SET value = '2' WHERE key = 'schema_version'")
+    query(sqlite_url, "UPDATE ferryman_meta SET value = '2' WHERE ferryman_meta.key = 'schema_version'")
     status = cli("status", "--json", "--database-url", sqlite_url, "--migrations", folder)
     assert status.json()["current_version"] == 1 and not status.json()["problems"], status
     assert cli("history", "--json", "--database-url", sqlite_url, "--migrations",

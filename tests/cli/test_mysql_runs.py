@@ -235,3 +235,22 @@ def test_a_python_migration_that_fails_part_way_is_dirty_and_says_so(cli, migrat
     assert tables(my_url) == {"made"}
     resumed = cli("--migrations", folder, "--database-url", my_url, "up", "--resume")
     assert resumed.code == 3 and "force" in resumed.err, resumed
+
+
+@pytest.mark.slow
+def test_sigterm_part_way_is_undone_through_the_down_and_exits_143(migrations, my_url, cli):
+    """SIGTERM while statement 2 of 3 runs: the statement is stopped (KILL QUERY), the
+    run stops before statement 3, and what ran is undone through the down migration."""
+    folder = migrations({"1_a.up.sql": "CREATE TABLE a (id INT);\nDO SLEEP(30);\n"
+                                       "CREATE TABLE b (id INT);\n",
+                         "1_a.down.sql": "DROP TABLE b;\nDROP TABLE a;\n"})
+    proc = ferryman_process("--migrations", folder, "--database-url", my_url, "up",
+                            "--no-backup")
+    wait_until(lambda: _processes(my_url, "DO SLEEP%"), "the sleeping statement", proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, (out, err)
+    assert "interrupted by SIGTERM" in err
+    assert tables(my_url) == set()
+    state = status(cli, folder, my_url)
+    assert state["dirty"] is False and state["current_version"] is None

@@ -53,6 +53,8 @@ def dbmate_binary():
 def dbmate(url, folder, *args):
     if url.startswith("sqlite"):
         target = f"sqlite:{sqlite_path(url)}"
+    elif url.startswith("mysql"):
+        target = url
     else:
         target = url + ("&" if "?" in url else "?") + "sslmode=disable"
     return subprocess.run([dbmate_binary(), "--url", target, "--migrations-dir", folder,

@@ -12,7 +12,12 @@ import re
 import subprocess
 import zlib
 
+import pytest
 from helpers import bound_cli, query, run_with_client, tables
+
+# Real PostgreSQL and SQLite projects' folders, compared with pg_dump and sqlite3's
+# schema: their MySQL cases are not collected (MySQL folders: tests/cli/test_mysql_runs.py).
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 
 # -- helpers --------------------------------------------------------------------------------

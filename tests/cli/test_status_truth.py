@@ -104,7 +104,7 @@ def test_rollback_after_a_force_does_not_undo_the_run_before_it(run):
     # force is the last change: rolling back "the last run" would undo the run before
     # the person's repair
     assert run("up").code == 0
-    query(run.url, "INSERT INTO ferryman_meta (key, value) VALUES ('dirty', "
+    query(run.url, "INSERT INTO ferryman_meta VALUES ('dirty', "
                    "'{\"version\": 3, \"reason\": \"by hand\"}')")
     assert run("force", "3").code == 0
     refused = run("rollback", "--dry-run")

@@ -46,6 +46,9 @@ def test_nothing_to_do_is_an_empty_result(db_url, migrations):
     assert again.nothing_to_do and again.run_id is None and again.to_version == 2
 
 
+# One transaction for the whole run: transactional DDL (MySQL:
+# tests/cli/test_mysql_runs.py).
+@pytest.mark.engines("sqlite", "postgresql")
 def test_failing_migration_rolls_the_whole_run_back(db_url, migrations):
     folder = migrations({**USERS, **BROKEN})
     with pytest.raises(MigrationError) as caught:
@@ -137,6 +140,8 @@ def test_no_transaction_migration_failing_leaves_dirty_with_statement(db_url, mi
     assert not after.dirty and after.current_version == 2 and after.pending_count == 1
 
 
+# A transaction around a Python migration: transactional DDL.
+@pytest.mark.engines("sqlite", "postgresql")
 def test_python_migration_runs_in_the_transaction(db_url, migrations):
     folder = migrations({
         **USERS,
@@ -160,6 +165,8 @@ def test_python_migration_runs_in_the_transaction(db_url, migrations):
     assert query(db_url, "SELECT id, email FROM users") == [(7, "A@X")]
 
 
+# A file's BEGIN/COMMIT replaced by ferryman's transaction: transactional DDL.
+@pytest.mark.engines("sqlite", "postgresql")
 def test_transaction_control_in_a_golang_migrate_file_is_handled(db_url, migrations):
     folder = migrations({
         "1_wrapped.up.sql": "BEGIN;\nCREATE TABLE a (id INTEGER);\nCOMMIT;\n",

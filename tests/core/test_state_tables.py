@@ -173,8 +173,8 @@ CORRUPT = [
 @pytest.mark.parametrize("key, value, said", CORRUPT, ids=[c[1] for c in CORRUPT])
 def test_corrupt_meta_is_exit_3_and_status_still_describes_the_database(run, key, value,
                                                                          said):
-    query(run.url, "DELETE FROM ferryman_meta WHERE key = %s" % ("'" + key + "'"))
-    query(run.url, f"INSERT INTO ferryman_meta (key, value) VALUES ('{key}', "
+    query(run.url, "DELETE FROM ferryman_meta WHERE ferryman_meta.key = %s" % ("'" + key + "'"))
+    query(run.url, f"INSERT INTO ferryman_meta VALUES ('{key}', "
                    f"'{value.replace(chr(39), chr(39) * 2)}')")
     status = run("status", "--json")
     assert status.code == 0, status  # today: exit 70 with a traceback
@@ -195,14 +195,14 @@ def test_corrupt_meta_is_exit_3_and_status_still_describes_the_database(run, key
 
 
 def test_a_corrupt_dirty_mark_shows_as_dirty(run):
-    query(run.url, "INSERT INTO ferryman_meta (key, value) VALUES ('dirty', '{oops')")
+    query(run.url, "INSERT INTO ferryman_meta VALUES ('dirty', '{oops')")
     data = run("status", "--json").json()
     assert data["dirty"] is True and "cannot be read" in data["dirty_details"]["reason"]
 
 
 # -- item 16: newer tables, all tables gone -----------------------------------------------
 def test_tables_of_a_newer_ferryman_are_refused_before_the_backup(run):
-    query(run.url, "UPDATE ferryman_meta SET value = '99' WHERE key = 'schema_version'")
+    query(run.url, "UPDATE ferryman_meta SET value = '99' WHERE ferryman_meta.key = 'schema_version'")
     before = backups_taken(run.backups)
     refused = run("up")
     assert_refused(refused, "schema 99", f"schema {SCHEMA_VERSION}", "upgrade ferryman")
@@ -214,12 +214,12 @@ def test_tables_of_a_newer_ferryman_are_refused_before_the_backup(run):
     assert "upgrade ferryman" in data["hint"]
     # force writes nothing into tables it does not know
     assert_refused(run("force", "2"), "schema 99")
-    assert query(run.url, "SELECT value FROM ferryman_meta WHERE key = 'schema_version'") == [
+    assert query(run.url, "SELECT value FROM ferryman_meta WHERE ferryman_meta.key = 'schema_version'") == [
         ("99",)]
 
 
 def test_a_newer_schema_is_refused_through_the_api_too(run):
-    query(run.url, "UPDATE ferryman_meta SET value = '99' WHERE key = 'schema_version'")
+    query(run.url, "UPDATE ferryman_meta SET value = '99' WHERE ferryman_meta.key = 'schema_version'")
     migrator = ferryman.Migrator(run.url, run.folder, backup=False)
     with pytest.raises(ferryman.StateError) as refused:
         migrator.up()

@@ -186,6 +186,9 @@ def test_eight_runners_at_once_apply_each_migration_exactly_once(db_url, migrati
         ("ok", None, 4)]
 
 
+# Finds the holder's backend in pg_stat_activity (MySQL's holder: tests/dialects,
+# test_lock_holder_names_the_holder).
+@pytest.mark.engines("sqlite", "postgresql")
 def test_lock_timeout_gives_up_with_exit_4_and_names_the_holder(db_url, migrations,
                                                                 tmp_path, cli, monkeypatch):
     folder, gate, arrived = gated_project(tmp_path, migrations)

@@ -150,6 +150,8 @@ def status_json(cli):
     return json.loads(result.out)
 
 
+# A transactional run: transactional DDL (MySQL kill -9: tests/cli/test_mysql_runs.py).
+@pytest.mark.engines("sqlite", "postgresql")
 def test_kill_during_a_transactional_run_leaves_the_database_as_before(db_url, migrations,
                                                                       tmp_path, cli, env_for):
     marker = str(tmp_path / "sleeping")

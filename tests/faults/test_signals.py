@@ -17,6 +17,10 @@ import pytest
 from helpers import (BASE, at_version_1, ferryman_process, query, sleeping_pids, tables,
                      wait_until)
 
+# Slow statements and whole-run rollbacks of PostgreSQL and SQLite; a signal on MySQL:
+# tests/cli/test_mysql_runs.py.
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+
 # Each would run for hours: the signal, not the statement's end, must stop the run.
 SLOW_SQLITE = ("CREATE TABLE slow (id INTEGER);\n"
                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "

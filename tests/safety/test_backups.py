@@ -132,6 +132,9 @@ def test_unusable_backup_folder_stops_before_anything_changes(sqlite_url, migrat
     assert tables(sqlite_url) == []
 
 
+# Fills the database with PostgreSQL's generate_series (MySQL backups:
+# tests/safety/test_mysql_backup.py).
+@pytest.mark.engines("sqlite", "postgresql")
 def test_full_disk_during_the_backup_leaves_the_database_untouched(db_url, migrations,
                                                                    tmp_path):
     """A file-size limit on the process (ulimit -f) makes the backup's writes fail

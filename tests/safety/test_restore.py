@@ -48,6 +48,9 @@ def snapshot(url):
     return {table: query(url, f"SELECT * FROM {table} ORDER BY 1") for table in tables(url)}
 
 
+# Fills and compares through psycopg and sqlite3 (MySQL round trip:
+# tests/safety/test_mysql_backup.py).
+@pytest.mark.engines("sqlite", "postgresql")
 def test_restore_brings_back_identical_data(db_url, migrations, tmp_path):
     migrator = Migrator(db_url, migrations(USERS), backup_dir=str(tmp_path / "bk"))
     migrator.up()

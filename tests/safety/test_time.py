@@ -23,6 +23,8 @@ def slow(url):
     return SLOW_SQLITE if url.startswith("sqlite") else SLOW_PG
 
 
+# The timed-out run rolls back whole: transactional DDL.
+@pytest.mark.engines("sqlite", "postgresql")
 def test_statement_timeout_stops_a_statement_and_rolls_back(db_url, migrations):
     migrator = Migrator(db_url, migrations(slow(db_url)), statement_timeout="1s",
                         backup=False, retries=0)
@@ -33,6 +35,8 @@ def test_statement_timeout_stops_a_statement_and_rolls_back(db_url, migrations):
     assert migrator.status().current_version is None
 
 
+# The cancelled run rolls back whole: transactional DDL.
+@pytest.mark.engines("sqlite", "postgresql")
 def test_run_timeout_cancels_the_run(db_url, migrations):
     migrator = Migrator(db_url, migrations(slow(db_url)), timeout="1.5s", backup=False,
                         retries=0)

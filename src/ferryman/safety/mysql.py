@@ -185,7 +185,9 @@ class MySQLBackup:
     def restore(self, path, release=None, before_swap=None):
         """Restore ``path`` over the live database (see the module's docstring).
         ``before_swap()`` runs once the restored copy is complete, before the live
-        database is touched; ``release()`` just before it is."""
+        database is touched. ``release`` is not called: the database keeps its name,
+        so the caller's connections stay valid (``restores_in_place``), and the one
+        holding the migration lock (GET_LOCK, the server's) keeps it throughout."""
         target = self.url.database
         scratch = scratch_name("restore", target)
         charset = self._query("SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM "
@@ -202,14 +204,10 @@ class MySQLBackup:
             if before_swap is not None:
                 before_swap()
             if tables_only:
-                if release is not None:
-                    release()
                 self._swap(target, scratch, create)
                 return
         finally:
             self._query(f"DROP DATABASE IF EXISTS {_quote(scratch)}", database="")
-        if release is not None:
-            release()
         self._empty(target)
         self._load(path, target)
 
