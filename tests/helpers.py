@@ -44,21 +44,21 @@ def new_my_database():
     import uuid
 
     name = f"ferryman_t_{uuid.uuid4().hex[:12]}"
-    admin = my_admin()
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{name}`")
-    finally:
-        admin.close()
+    my_admin_execute(f"CREATE DATABASE `{name}`")
     try:
         yield name
     finally:
-        admin = my_admin()
-        try:
-            with admin.cursor() as cursor:
-                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        finally:
-            admin.close()
+        my_admin_execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def my_admin_execute(sql, params=None):
+    """Run one statement as the tests' MySQL administrator."""
+    admin = my_admin()
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(sql, params)
+    finally:
+        admin.close()
 
 
 def my_user_with_password(request, url, password):
@@ -69,23 +69,9 @@ def my_user_with_password(request, url, password):
 
     user = f"ft_{uuid.uuid4().hex[:10]}"
     database = url.rsplit("/", 1)[1]
-    admin = my_admin()
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (password,))
-            cursor.execute(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
-    finally:
-        admin.close()
-
-    def drop():
-        admin = my_admin()
-        try:
-            with admin.cursor() as cursor:
-                cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
-        finally:
-            admin.close()
-
-    request.addfinalizer(drop)
+    my_admin_execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (password,))
+    my_admin_execute(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
+    request.addfinalizer(lambda: my_admin_execute(f"DROP USER IF EXISTS '{user}'@'%'"))
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{user}@{rest.split('@', 1)[1]}"
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 from ..dialects.mysql import MySQLDialect, connect_arguments
 from ..errors import BlockedError, RestoreError
-from .tools import last_line, run_tied, tool_version
+from .tools import run_checked, tool_version
 
 _quote = MySQLDialect.quote
 TRAILER = "-- Dump completed"
@@ -276,18 +276,7 @@ class MySQLBackup:
             conn.close()
 
     def _run(self, argv, name, error=BlockedError):
-        try:
-            result = run_tied(argv, dict(os.environ))
-        except OSError as exc:
-            raise error(f"cannot run {name}: {exc.strerror}") from exc
-        if result.returncode < 0:
-            import signal
-
-            raise error(f"{name} was killed by {signal.Signals(-result.returncode).name}",
-                        db_message=last_line(result.stderr))
-        if result.returncode != 0:
-            raise error(f"{name} failed (exit code {result.returncode}): "
-                        f"{last_line(result.stderr)}", db_message=result.stderr.strip())
+        run_checked(argv, name, dict(os.environ), error)
 
 
 def scratch_name(kind, target):

@@ -24,6 +24,7 @@ import shutil
 from ..dialects.postgresql import PostgreSQLDialect
 from ..errors import BlockedError, RestoreError  # RestoreError: importable here too
 from .tools import last_line as _last_line
+from .tools import run_checked
 from .tools import run_tied as _run_tied
 from .tools import tool_version as _tool_version
 
@@ -153,20 +154,7 @@ class PostgreSQLBackup:
             _drop(admin, retired)
 
     def _run(self, argv, name, error=BlockedError):
-        try:
-            result = _run_tied(argv, self._env())
-        except OSError as exc:
-            raise error(f"cannot run {name}: {exc.strerror}") from exc
-        if result.returncode < 0:
-            import signal
-
-            signame = signal.Signals(-result.returncode).name
-            why = (" (a file size limit or a full disk)" if signame == "SIGXFSZ" else "")
-            raise error(f"{name} was killed by {signame}{why}",
-                        db_message=_last_line(result.stderr))
-        if result.returncode != 0:
-            raise error(f"{name} failed (exit code {result.returncode}): "
-                        f"{_last_line(result.stderr)}", db_message=result.stderr.strip())
+        run_checked(argv, name, self._env(), error)
 
 
 def scratch_name(kind, target):

@@ -102,3 +102,24 @@ def _ask_version(program):
 def last_line(text):
     lines = [line for line in (text or "").strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
+
+
+def run_checked(argv, name, env, error):
+    """Run a tool tied to ferryman (run_tied); raise ``error`` (a FerrymanError class)
+    saying how it failed: its exit code or the signal that killed it, with its last
+    line of stderr."""
+    try:
+        result = run_tied(argv, env)
+    except OSError as exc:
+        raise error(f"cannot run {name}: {exc.strerror}") from exc
+    if result.returncode < 0:
+        import signal
+
+        signame = signal.Signals(-result.returncode).name
+        why = (" (a file size limit or a full disk)" if signame == "SIGXFSZ" else "")
+        raise error(f"{name} was killed by {signame}{why}",
+                    db_message=last_line(result.stderr))
+    if result.returncode != 0:
+        raise error(f"{name} failed (exit code {result.returncode}): "
+                    f"{last_line(result.stderr)}", db_message=result.stderr.strip())
+    return result
