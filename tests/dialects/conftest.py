@@ -72,6 +72,9 @@ class Profile:
     split_samples = []
     # Texts the splitter must refuse (they end inside a string, comment or body).
     unterminated = []
+    # Whether the engine indexes a foreign key's columns itself (InnoDB does), so that
+    # no foreign key can be without an index.
+    foreign_keys_indexed = False
     # Statements that make a materialized view (or none) for the refresh task.
     materialized_views = []
     # Statements that leave a row of table child whose parent_id matches no row of
@@ -308,6 +311,7 @@ class MySQLProfile(Profile):
         None, ("SELECT n FROM audit", [(2,)]))]
     unterminated = ["SELECT `no end", "SELECT 'a\\' no end"]
     materialized_views = []
+    foreign_keys_indexed = True
     orphan_rows = [  # foreign key checks off for the session: InnoDB keeps the row
         "CREATE TABLE parent (id INTEGER PRIMARY KEY)",
         "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER, "

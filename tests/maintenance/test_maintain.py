@@ -52,6 +52,8 @@ def stamp(url, moment, index):
     ISO 8601 with a T and a Z, and Unix seconds."""
     if is_pg(url):
         return f"'{moment.isoformat()}'"
+    if url.startswith("mysql"):  # TIMESTAMP reads its session's zone: UTC here, as NOW()
+        return f"'{moment:%Y-%m-%d %H:%M:%S}'"
     forms = [f"'{moment:%Y-%m-%d %H:%M:%S}'", f"'{moment:%Y-%m-%dT%H:%M:%S.000Z}'",
              str(int(moment.timestamp()))]
     return forms[index % 3]
@@ -84,6 +86,9 @@ def analyzed(url, table="letters"):
     return bool(query(url, "SELECT 1 FROM sqlite_stat1 WHERE tbl = ?", (table,)))
 
 
+# Built on SQLite's and PostgreSQL's catalogs and SQL (sqlite_master, pg_tables, their
+# triggers); MySQL: tests/maintenance/test_mysql_maintenance.py.
+@pytest.mark.engines("sqlite", "postgresql")
 def test_analyze_refreshes_the_planner_statistics(cli, db_url):
     make_letters(db_url)
     assert not analyzed(db_url)
@@ -95,6 +100,9 @@ def test_analyze_refreshes_the_planner_statistics(cli, db_url):
         assert "PRAGMA optimize" in result.out
 
 
+# Built on SQLite's and PostgreSQL's catalogs and SQL (sqlite_master, pg_tables, their
+# triggers); MySQL: tests/maintenance/test_mysql_maintenance.py.
+@pytest.mark.engines("sqlite", "postgresql")
 def test_analyze_only_the_tables_named_repeated_or_in_a_comma_list(cli, db_url):
     make_letters(db_url)
     for table in ("stamps", "outbox", "drafts"):  # SQLite's ANALYZE skips empty tables
@@ -111,6 +119,9 @@ def test_analyze_only_the_tables_named_repeated_or_in_a_comma_list(cli, db_url):
         True, True, True, False]
 
 
+# Built on SQLite's and PostgreSQL's catalogs and SQL (sqlite_master, pg_tables, their
+# triggers); MySQL: tests/maintenance/test_mysql_maintenance.py.
+@pytest.mark.engines("sqlite", "postgresql")
 def test_vacuum(cli, db_url):
     make_letters(db_url)
     if is_pg(db_url):
@@ -148,6 +159,9 @@ def index_files(url):
         return {"file change counter": handle.read(28)[24:]}
 
 
+# Built on SQLite's and PostgreSQL's catalogs and SQL (sqlite_master, pg_tables, their
+# triggers); MySQL: tests/maintenance/test_mysql_maintenance.py.
+@pytest.mark.engines("sqlite", "postgresql")
 def test_reindex_rebuilds_the_indexes(cli, db_url):
     make_letters(db_url)
     before = index_files(db_url)
@@ -231,6 +245,9 @@ def test_purge_reports_the_count_for_people(cli, db_url):
     assert ids(db_url) == RECENT_IDS + LIVE_IDS
 
 
+# Built on SQLite's and PostgreSQL's catalogs and SQL (sqlite_master, pg_tables, their
+# triggers); MySQL: tests/maintenance/test_mysql_maintenance.py.
+@pytest.mark.engines("sqlite", "postgresql")
 def test_purge_of_names_that_need_quoting(cli, db_url):
     make_letters(db_url, table='"Soft Letters"', column='"Deleted At"')
     result = maintain(cli, db_url, "purge", "--table", "Soft Letters", "--column",
@@ -352,6 +369,9 @@ def test_bad_maintenance_requests_are_exit_2(cli, db_url, args, said):
     assert ids(db_url) == OLD_IDS + RECENT_IDS + LIVE_IDS
 
 
+# Built on SQLite's and PostgreSQL's catalogs and SQL (sqlite_master, pg_tables, their
+# triggers); MySQL: tests/maintenance/test_mysql_maintenance.py.
+@pytest.mark.engines("sqlite", "postgresql")
 # -- dry runs -----------------------------------------------------------------------------
 @pytest.mark.parametrize("task", ["analyze", "vacuum", "reindex", "refresh", "purge"])
 def test_a_dry_run_prints_the_sql_and_changes_nothing(cli, db_url, task):
@@ -380,6 +400,9 @@ def hold_migration_lock(url):
     return holder
 
 
+# Built on SQLite's and PostgreSQL's catalogs and SQL (sqlite_master, pg_tables, their
+# triggers); MySQL: tests/maintenance/test_mysql_maintenance.py.
+@pytest.mark.engines("sqlite", "postgresql")
 def test_maintain_never_runs_while_the_migration_lock_is_held(cli, db_url):
     make_letters(db_url)
     holder = hold_migration_lock(db_url)

@@ -110,6 +110,9 @@ def test_skip_optimization(sqlite_url, project):
     assert phase_statuses(result)["validate"] == "ok"
 
 
+# Built on SQLite's and PostgreSQL's catalogs and SQL (sqlite_master, pg_tables, their
+# triggers); MySQL: tests/maintenance/test_mysql_maintenance.py.
+@pytest.mark.engines("sqlite", "postgresql")
 def test_dry_run_changes_nothing_and_prints_the_plan(db_url, project, tmp_path):
     result = project(db_url).migrate(dry_run=True)
     assert result.status == "dry_run"
@@ -171,6 +174,9 @@ def test_continue_reports_failed_checks_and_goes_on(db_url, project, migrations)
     assert migrator.status().current_version == 201  # the migrations stayed
 
 
+# Built on SQLite's and PostgreSQL's catalogs and SQL (sqlite_master, pg_tables, their
+# triggers); MySQL: tests/maintenance/test_mysql_maintenance.py.
+@pytest.mark.engines("sqlite", "postgresql")
 def test_an_orphan_row_is_detected(db_url, project, migrations):
     """A row that refers to nothing, written where the foreign key was not enforced."""
     if db_url.startswith("sqlite"):
@@ -186,6 +192,9 @@ def test_an_orphan_row_is_detected(db_url, project, migrations):
     assert tables(db_url) == []
 
 
+# Built on SQLite's and PostgreSQL's catalogs and SQL (sqlite_master, pg_tables, their
+# triggers); MySQL: tests/maintenance/test_mysql_maintenance.py.
+@pytest.mark.engines("sqlite", "postgresql")
 def test_a_table_that_lost_rows_untouched_is_reported(db_url, project, migrations):
     """letters loses a row through a cascade; no migration of the run names letters."""
     migrator = project(db_url)
