@@ -231,7 +231,60 @@ class _RuleActions:
         return "parenthesis" if self.depth else None
 
 
-_Tracker = _Body | _RuleActions
+class _MyBody:
+    """MySQL's compound statements (CREATE PROCEDURE, FUNCTION, TRIGGER, EVENT), as the
+    server reads a file sent whole (golang-migrate's and dbmate's multi-statement
+    mode): BEGIN ... END, with IF ... END IF, CASE ... END [CASE], LOOP, WHILE and
+    REPEAT ... END LOOP/WHILE/REPEAT nested inside, counted by depth. IF, LOOP, WHILE
+    and REPEAT open a block only where a statement starts (after BEGIN, THEN, ELSE,
+    DO, a ';' or a label): elsewhere they are IF() and REPEAT() calls or IF EXISTS.
+    A body without BEGIN (RETURN expr) ends at its first ';'."""
+
+    __slots__ = ("depth", "slot", "after_end", "opened", "label")
+
+    _SLOT_AFTER = frozenset(("BEGIN", "THEN", "ELSE", "DO", "REPEAT", "LOOP"))
+    _BLOCKS = frozenset(("IF", "LOOP", "WHILE", "REPEAT"))
+    _ENDED = frozenset(("IF", "CASE", "LOOP", "WHILE", "REPEAT"))
+
+    def __init__(self) -> None:
+        self.depth, self.slot, self.after_end, self.opened = 0, False, False, -1
+        self.label = False  # the word before was at a statement's start (a label?)
+
+    def feed(self, scan: re.Pattern[str], sql: str, a: int, b: int, skip: int) -> None:
+        for m in scan.finditer(sql, a, b):
+            if m.lastgroup != "w":
+                continue
+            if skip:
+                skip -= 1
+                continue
+            word = m.group().upper()
+            if self.after_end:  # END IF, END CASE, END LOOP...: the END closed it
+                self.after_end = False
+                if word in self._ENDED:
+                    self.slot = self.label = False
+                    continue
+            at_slot = self.slot or self.label
+            if word == "END" and self.depth:
+                self.depth -= 1
+                self.after_end = True
+            elif word == "BEGIN" or word == "CASE" or (word in self._BLOCKS and at_slot):
+                if self.depth == 0:
+                    self.opened = m.start()
+                self.depth += 1
+            # a label (``name:`` where a statement starts) leaves the slot open
+            after = sql[m.end():m.end() + 8].lstrip(_WS)
+            self.label = self.slot and after[:1] == ":" and after[:2] != ":="
+            self.slot = word in self._SLOT_AFTER
+
+    def semi(self) -> bool:
+        self.slot, self.label, self.after_end = True, False, False
+        return self.depth > 0
+
+    def unclosed(self) -> str | None:
+        return "BEGIN ... END block" if self.depth else None
+
+
+_Tracker = _Body | _RuleActions | _MyBody
 _Found = tuple[int, _Tracker] | None  # index of the deciding word, tracker
 
 
@@ -243,6 +296,17 @@ def _classify_pg(words: list[str]) -> _Found:
     if head == ["FUNCTION"] or head == ["PROCEDURE"]:
         return k, _Body(atomic=True)
     return (k, _RuleActions()) if head == ["RULE"] else None
+
+
+def _classify_mysql(words: list[str]) -> _Found:
+    # CREATE [OR REPLACE] [DEFINER = ...] [AGGREGATE] PROCEDURE|FUNCTION|TRIGGER|EVENT:
+    # a quoted definer (`root`@`localhost`, as dumps write it) has no bare words.
+    for k in range(1, len(words)):
+        if words[k] in ("PROCEDURE", "FUNCTION", "TRIGGER", "EVENT"):
+            return k, _MyBody()
+        if words[k] not in ("OR", "REPLACE", "DEFINER", "AGGREGATE", "CURRENT_USER"):
+            return None
+    return None
 
 
 def _classify_sqlite(words: list[str]) -> _Found:
@@ -295,7 +359,7 @@ _SPECS = {
         plain=r"-(?!-(?:\s|\Z))|/(?!\*)",
         quoted=rf"{_ESQ}|{_EDQ}|{_BQ}|/\*!.*?\*/",
         prefix="",
-        classify=lambda words: None,
+        classify=_classify_mysql,
         semi=";",
         comment=r"(?:--(?=\s|\Z)|\#)[^\n]*|/\*.*?\*/",
         bad_string="'",
@@ -339,6 +403,8 @@ def _patterns(dialect: str):
 
 def split(sql: str, dialect: str) -> list[Statement]:
     """Split *sql* into statements; dialect is "postgresql", "sqlite" or "mysql"."""
+    if dialect == "mysql" and _DELIMITER_COMMAND.search(sql):
+        return _split_delimited(sql)
     new_statement = tuple.__new__  # half the cost of NamedTuple's Python-level __new__
     out: list[Statement] = []
     line, line_pos = 1, 0
@@ -348,6 +414,65 @@ def split(sql: str, dialect: str) -> list[Statement]:
         text = sql[start:code_end].rstrip(_WS)
         out.append(new_statement(Statement, (text, line, tuple(words))))
     return out
+
+
+# The mysql client's DELIMITER command: the rest of the line names the new terminator.
+_DELIMITER_COMMAND = re.compile(r"^[ \t]*DELIMITER[ \t]+(\S+)[^\n]*", re.I | re.M)
+# What the mysql client skips whole while it looks for the terminator: strings (with
+# backslash escapes), backquoted names, comments; /*! ... */ is code, skipped whole too.
+_MY_SKIP = (r"'[^'\\]*(?:(?:''|\\.)[^'\\]*)*'|\"[^\"\\]*(?:(?:\"\"|\\.)[^\"\\]*)*\""
+            r"|`[^`]*(?:``[^`]*)*`|/\*.*?\*/|(?:--(?=\s)|\#)[^\n]*")
+_MY_LEADING = re.compile(r"(?:[ \t\n\r\f\v]+|(?:--(?=\s)|\#)[^\n]*|/\*(?!!).*?\*/)*", re.S)
+
+
+def _split_delimited(sql: str) -> list[Statement]:
+    """MySQL text with DELIMITER commands, as the mysql client cuts it: each DELIMITER
+    line (outside strings and comments) changes the terminator for what follows and is
+    no statement itself; statements end at the terminator in force."""
+    first_words = _compiled("mysql").first_words
+    out: list[Statement] = []
+    delimiter, start, pos = ";", 0, 0
+    token = _delimited_scanner(delimiter)
+    while True:
+        m = token.search(sql, pos)
+        if m is None:
+            _delimited_statement(sql, start, len(sql), first_words, out)
+            return out
+        kind = m.lastgroup
+        if kind == "skip":
+            if m.group().startswith(("'", '"', "`", "/*")) and not _closed(m.group()):
+                raise SplitError(f"unterminated quoted text opened at line "
+                                 f"{_line_of(sql, m.start())}")
+            pos = m.end()
+        elif kind == "command":
+            _delimited_statement(sql, start, m.start(), first_words, out)
+            delimiter = m.group("delim")
+            token = _delimited_scanner(delimiter)
+            start = pos = m.end()
+        else:  # the terminator
+            _delimited_statement(sql, start, m.start(), first_words, out)
+            start = pos = m.end()
+
+
+def _closed(text: str) -> bool:
+    return len(text) > 1 and (text.endswith("*/") if text.startswith("/*")
+                              else text[-1] == text[0])
+
+
+def _delimited_scanner(delimiter: str) -> re.Pattern[str]:
+    return re.compile(rf"(?P<skip>{_MY_SKIP}|['\"`]|/\*)|(?P<command>^[ \t]*DELIMITER[ \t]+"
+                      rf"(?P<delim>\S+)[^\n]*)|(?P<end>{re.escape(delimiter)})",
+                      re.I | re.M | re.S)
+
+
+def _delimited_statement(sql, a, b, first_words, out):
+    lead = _MY_LEADING.match(sql, a, b)
+    code = lead.end()
+    text = sql[code:b].rstrip(_WS)
+    if not text:
+        return
+    words = [w.upper() for w in first_words.match(text).group(*_WORD_GROUPS) if w]
+    out.append(Statement(text, _line_of(sql, code), tuple(words)))
 
 
 def _statements(sql, match, match_opening, words_at, scan, classify):
