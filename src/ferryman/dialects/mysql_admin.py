@@ -139,15 +139,19 @@ class MySQLAdmin:
 
     def locks(self):
         try:
+            # the waiting transactions first (INNODB_TRX), their blockers where
+            # INNODB_LOCK_WAITS names them. InnoDB refreshes these tables only when no
+            # one read them for 0.1 s: a caller polling faster sees them frozen.
             rows = self.query(
                 "SELECT r.trx_mysql_thread_id, r.trx_query, "
                 "TIMESTAMPDIFF(SECOND, r.trx_wait_started, NOW()), b.trx_mysql_thread_id, "
                 "b.trx_query, TIMESTAMPDIFF(SECOND, b.trx_started, NOW()) "
-                "FROM information_schema.INNODB_LOCK_WAITS w "
-                "JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id "
-                "JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id "
-                "WHERE r.trx_mysql_thread_id IN (SELECT ID FROM information_schema.PROCESSLIST "
-                "WHERE DB = DATABASE())")
+                "FROM information_schema.INNODB_TRX r "
+                "LEFT JOIN information_schema.INNODB_LOCK_WAITS w "
+                "ON w.requesting_trx_id = r.trx_id "
+                "LEFT JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id "
+                "WHERE r.trx_state = 'LOCK WAIT' AND r.trx_mysql_thread_id IN "
+                "(SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE())")
         except DriverError as exc:  # MySQL 8 moved them to performance_schema
             return None, f"locks: not available on this server ({exc.message})"
         found = [{"blocked_connection": blocked, "blocked_query": _shown(query),
