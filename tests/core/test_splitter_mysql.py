@@ -134,3 +134,151 @@ def test_any_text_splits_or_is_refused_with_a_split_error(text):
         return
     for statement in statements:
         assert statement.text == statement.text.strip() and statement.line >= 1
+
+
+# --- DELIMITER regions, bodies without DELIMITER, lines, words -------------------------
+
+
+@pytest.mark.parametrize("delimiter", ["$$", "//", ";;"])
+def test_custom_delimiters_around_a_procedure_and_a_trigger(delimiter):
+    d = delimiter
+    text = (f"CREATE TABLE t (a INT);\n"
+            f"DELIMITER {d}\n"
+            f"CREATE PROCEDURE p()\nBEGIN\n  SELECT 1; SELECT 'a{d}b';\nEND{d}\n"
+            f"CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW\nBEGIN\n"
+            f"  SET NEW.a = 1; -- {d} in a comment\nEND {d}\n"
+            f"DELIMITER ;\n"
+            f"SELECT 2; SELECT 3;\n")
+    got = split(text, "mysql")
+    assert [(s.text, s.line) for s in got] == [
+        ("CREATE TABLE t (a INT)", 1),
+        (f"CREATE PROCEDURE p()\nBEGIN\n  SELECT 1; SELECT 'a{d}b';\nEND", 3),
+        ("CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW\nBEGIN\n"
+         f"  SET NEW.a = 1; -- {d} in a comment\nEND", 7),
+        ("SELECT 2", 12), ("SELECT 3", 12)]
+    assert [s.words[:5] for s in got][1:3] == [
+        ("CREATE", "PROCEDURE", "P", "BEGIN", "SELECT"),
+        ("CREATE", "TRIGGER", "TR", "BEFORE", "INSERT")]
+
+
+def test_a_mysqldump_trigger_block():
+    text = ("INSERT INTO `t` VALUES (1);\n"
+            "/*!50003 SET @saved_cs_client = @@character_set_client */ ;\n"
+            "DELIMITER ;;\n"
+            "/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER tr "
+            "BEFORE INSERT ON t FOR EACH ROW BEGIN\n  SET NEW.a = NEW.a + 1;\nEND */;;\n"
+            "DELIMITER ;\n"
+            "/*!50003 SET character_set_client = @saved_cs_client */ ;\n")
+    got = split(text, "mysql")
+    assert [s.line for s in got] == [1, 2, 4, 8]
+    assert got[2].text.startswith("/*!50003 CREATE*/") and got[2].text.endswith("END */")
+    assert "SET NEW.a = NEW.a + 1;" in got[2].text
+    assert got[3].text == "/*!50003 SET character_set_client = @saved_cs_client */"
+
+
+def test_delimiter_in_a_string_or_comment_is_no_command():
+    text = ("SELECT 'x\nDELIMITER //\n';\n/*\nDELIMITER //\n*/ SELECT 2; SELECT '//';\n"
+            "# DELIMITER //\n  delimiter $$  \nSELECT 3; SELECT 4 $$\n")
+    got = split(text, "mysql")
+    assert [(s.text, s.line) for s in got] == [
+        ("SELECT 'x\nDELIMITER //\n'", 1), ("SELECT 2", 6), ("SELECT '//'", 6),
+        ("SELECT 3; SELECT 4", 9)]
+
+
+def test_delimiter_restored_regions_still_keep_compound_bodies():
+    text = ("DELIMITER $$\nCREATE PROCEDURE a() BEGIN SELECT 1; END $$\nDELIMITER ;\n"
+            "CREATE PROCEDURE b() BEGIN SELECT 2; END;\nSELECT 4;")
+    assert [(s.text, s.line) for s in split(text, "mysql")] == [
+        ("CREATE PROCEDURE a() BEGIN SELECT 1; END", 2),
+        ("CREATE PROCEDURE b() BEGIN SELECT 2; END", 4), ("SELECT 4", 5)]
+
+
+NESTED = """CREATE OR REPLACE DEFINER = admin@localhost PROCEDURE nest(IN n INT)
+BEGIN
+  DECLARE i INT DEFAULT 0;
+  WHILE i < n DO
+    IF (i % 2 = 0) THEN
+      CASE i WHEN 0 THEN SELECT 'zero;'; ELSE BEGIN SELECT 'even'; END; END CASE;
+    ELSEIF i = 3 THEN SELECT CASE WHEN i > 1 THEN IF(i > 2, 'a', 'b') ELSE 'c' END;
+    ELSE lbl: LOOP LEAVE lbl; END LOOP lbl;
+    END IF;
+    REPEAT SET i = i + 1; UNTIL i > 0 END REPEAT;
+  END WHILE;
+END;
+CREATE FUNCTION f(x INT) RETURNS INT DETERMINISTIC RETURN IF(x > 0, x, 0);
+CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW IF NEW.a > 9 THEN SET NEW.a = 9; END IF;
+DROP PROCEDURE IF EXISTS x;
+"""
+
+
+def test_bodies_without_delimiter_nest():
+    got = split(NESTED, "mysql")
+    assert [s.line for s in got] == [1, 13, 14, 15]
+    assert got[0].text.endswith("END WHILE;\nEND")
+    assert got[0].words == ("CREATE", "OR", "REPLACE", "DEFINER", "ADMIN", "LOCALHOST")
+    assert got[1].text.endswith("RETURN IF(x > 0, x, 0)")
+    assert got[2].text.endswith("SET NEW.a = 9; END IF")
+    assert got[3].text == "DROP PROCEDURE IF EXISTS x"
+
+
+@pytest.mark.parametrize("text, line", [
+    ("SELECT 1;\nCREATE PROCEDURE p()\nBEGIN\n  IF 1 THEN SELECT 1;\nEND;\n", 3),
+    ("DELIMITER $$\nSELECT 1$$\nSELECT 'x$$\n", 3),
+    ("SELECT 1;\nDELIMITER //\n\nSELECT `a //", 4),
+])
+def test_unterminated_bodies_and_strings_name_their_line(text, line):
+    with pytest.raises(SplitError, match=f"opened at line {line}$"):
+        split(text, "mysql")
+
+
+def test_postgresql_and_sqlite_ignore_delimiter():
+    text = "DELIMITER $$\nSELECT 1$$\n"
+    for dialect in ("postgresql", "sqlite"):
+        assert [s.text for s in split(text, dialect)] == ["DELIMITER $$\nSELECT 1$$"]
+
+
+def test_the_split_file_runs_on_mariadb(request):
+    """The statements of a DELIMITER file with a procedure and a trigger, executed one
+    by one with PyMySQL on the real server: the procedure works when CALLed."""
+    import uuid
+
+    import pymysql
+
+    name = f"ferryman_t_{uuid.uuid4().hex[:12]}"
+    admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", autocommit=True)
+    admin.cursor().execute(f"CREATE DATABASE `{name}`")
+
+    def drop():
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+    request.addfinalizer(drop)
+    text = ("CREATE TABLE seen (n INT);\n"
+            "DELIMITER //\n"
+            "CREATE PROCEDURE fill(IN n INT)\nBEGIN\n  DECLARE i INT DEFAULT 0;\n"
+            "  WHILE i < n DO SET i = i + 1; INSERT INTO seen VALUES (i); END WHILE;\n"
+            "END //\n"
+            "CREATE TRIGGER cap BEFORE INSERT ON seen FOR EACH ROW\nBEGIN\n"
+            "  IF NEW.n > 2 THEN SET NEW.n = NEW.n * 10; END IF;\nEND//\n"
+            "DELIMITER ;\n"
+            + NESTED.replace("DROP PROCEDURE IF EXISTS x;", "")
+            .replace("ON t FOR", "ON seen FOR").replace("NEW.a", "NEW.n")
+            .replace("admin@localhost", "CURRENT_USER"))
+    statements = split(text, "mysql")
+    assert len(statements) == 6
+    connection = pymysql.connect(host="127.0.0.1", port=3306, user="root", database=name,
+                                 autocommit=True)
+    try:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement.text)
+            cursor.execute("CALL fill(4)")
+            cursor.execute("SELECT n FROM seen ORDER BY n")
+            assert cursor.fetchall() == ((1,), (2,), (9,), (9,))
+            cursor.execute("SELECT f(5)")
+            assert cursor.fetchall() == ((5,),)
+            cursor.execute("CALL nest(4)")
+            while cursor.nextset():
+                pass
+    finally:
+        connection.close()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections import namedtuple
 from collections.abc import Callable
+from functools import partial
 
 __all__ = ["SplitError", "Statement", "split"]
 
@@ -235,22 +236,36 @@ class _MyBody:
     """MySQL's compound statements (CREATE PROCEDURE, FUNCTION, TRIGGER, EVENT), as the
     server reads a file sent whole (golang-migrate's and dbmate's multi-statement
     mode): BEGIN ... END, with IF ... END IF, CASE ... END [CASE], LOOP, WHILE and
-    REPEAT ... END LOOP/WHILE/REPEAT nested inside, counted by depth. IF, LOOP, WHILE
+    REPEAT ... END LOOP/WHILE/REPEAT nested inside, kept on a stack. IF, LOOP, WHILE
     and REPEAT open a block only where a statement starts (after BEGIN, THEN, ELSE,
-    DO, a ';' or a label): elsewhere they are IF() and REPEAT() calls or IF EXISTS.
-    A body without BEGIN (RETURN expr) ends at its first ';'."""
+    DO, a ';', a label, or a trigger's FOR EACH ROW): elsewhere they are IF() and
+    REPEAT() calls or IF EXISTS. CASE always opens (a CASE expression ends with END
+    too), but inside a CASE expression THEN and ELSE start no statement. A body
+    without BEGIN (RETURN expr) ends at its first ';'.
 
-    __slots__ = ("depth", "slot", "after_end", "opened", "label")
+    pending: the statement's first six words ended inside CREATE [OR REPLACE]
+    [DEFINER = user@host] [AGGREGATE]; the next words decide (self.prefix).
+    """
+
+    __slots__ = ("stack", "slot", "after_end", "opened", "label", "prev", "prev2", "pending",
+                 "prefix", "dead")
 
     _SLOT_AFTER = frozenset(("BEGIN", "THEN", "ELSE", "DO", "REPEAT", "LOOP"))
     _BLOCKS = frozenset(("IF", "LOOP", "WHILE", "REPEAT"))
     _ENDED = frozenset(("IF", "CASE", "LOOP", "WHILE", "REPEAT"))
+    _ORDER = ("FOLLOWS", "PRECEDES")
 
-    def __init__(self) -> None:
-        self.depth, self.slot, self.after_end, self.opened = 0, False, False, -1
+    def __init__(self, prefix: list[str] | None = None) -> None:
+        self.stack: list[str] = []  # the open blocks; "CASE(" is a CASE expression
+        self.slot, self.after_end, self.opened = False, False, -1
         self.label = False  # the word before was at a statement's start (a label?)
+        self.prev = self.prev2 = ""
+        self.pending, self.prefix, self.dead = prefix is not None, prefix, False
 
     def feed(self, scan: re.Pattern[str], sql: str, a: int, b: int, skip: int) -> None:
+        if self.dead:
+            return
+        stack = self.stack
         for m in scan.finditer(sql, a, b):
             if m.lastgroup != "w":
                 continue
@@ -258,30 +273,48 @@ class _MyBody:
                 skip -= 1
                 continue
             word = m.group().upper()
+            if self.pending:  # still in CREATE ... DEFINER = user@host
+                self.prefix.append(word)
+                k = _mysql_prefix(self.prefix)
+                if k is None:
+                    self.dead = True
+                    return
+                self.pending = k < 0
+                continue
             if self.after_end:  # END IF, END CASE, END LOOP...: the END closed it
                 self.after_end = False
                 if word in self._ENDED:
                     self.slot = self.label = False
+                    self.prev2, self.prev = self.prev, word
                     continue
             at_slot = self.slot or self.label
-            if word == "END" and self.depth:
-                self.depth -= 1
+            if word == "END" and stack:
+                stack.pop()
                 self.after_end = True
             elif word == "BEGIN" or word == "CASE" or (word in self._BLOCKS and at_slot):
-                if self.depth == 0:
+                if not stack:
                     self.opened = m.start()
-                self.depth += 1
+                stack.append(word if at_slot or word == "BEGIN" else "CASE(")
             # a label (``name:`` where a statement starts) leaves the slot open
             after = sql[m.end():m.end() + 8].lstrip(_WS)
             self.label = self.slot and after[:1] == ":" and after[:2] != ":="
-            self.slot = word in self._SLOT_AFTER
+            if word in self._SLOT_AFTER:
+                # THEN/ELSE of a CASE expression, and the DO statement, start no statement
+                self.slot = not ((word == "THEN" or word == "ELSE") and stack
+                                 and stack[-1] == "CASE(") and not (word == "DO" and at_slot)
+            else:  # FOR EACH ROW [FOLLOWS|PRECEDES other]: a trigger's statement
+                prev = self.prev
+                self.slot = (word == "ROW" and prev == "EACH") or (
+                    word in self._ORDER and prev == "ROW") or (
+                    prev in self._ORDER and self.prev2 == "ROW")
+            self.prev2, self.prev = self.prev, word
 
     def semi(self) -> bool:
         self.slot, self.label, self.after_end = True, False, False
-        return self.depth > 0
+        return bool(self.stack) and not self.dead
 
     def unclosed(self) -> str | None:
-        return "BEGIN ... END block" if self.depth else None
+        return "BEGIN ... END block" if self.stack and not self.dead else None
 
 
 _Tracker = _Body | _RuleActions | _MyBody
@@ -298,21 +331,90 @@ def _classify_pg(words: list[str]) -> _Found:
     return (k, _RuleActions()) if head == ["RULE"] else None
 
 
-def _classify_mysql(words: list[str]) -> _Found:
-    # CREATE [OR REPLACE] [DEFINER = ...] [AGGREGATE] PROCEDURE|FUNCTION|TRIGGER|EVENT:
-    # a quoted definer (`root`@`localhost`, as dumps write it) has no bare words.
-    for k in range(1, len(words)):
-        if words[k] in ("PROCEDURE", "FUNCTION", "TRIGGER", "EVENT"):
-            return k, _MyBody()
-        if words[k] not in ("OR", "REPLACE", "DEFINER", "AGGREGATE", "CURRENT_USER"):
+_MY_KINDS = frozenset(("PROCEDURE", "FUNCTION", "TRIGGER", "EVENT"))
+_MORE = -1  # _mysql_prefix: the words so far do not decide
+
+
+def _mysql_prefix(words: list[str]) -> int:
+    """In CREATE [OR REPLACE] [DEFINER = user[@host]] [AGGREGATE] PROCEDURE|FUNCTION|
+    TRIGGER|EVENT, the index of the deciding word; None if *words* start no such
+    statement, _MORE if they end before it. A quoted user or host (`root`@`localhost`,
+    as dumps write it) has no bare words; a bare one has one each."""
+    n, i = len(words), 1
+    if i < n and words[i] == "OR":
+        if i + 1 >= n:
+            return _MORE
+        if words[i + 1] != "REPLACE":
             return None
-    return None
+        i += 2
+    if i < n and words[i] == "DEFINER":
+        i += 1
+        if i >= n:
+            return _MORE
+        if words[i] in ("CURRENT_USER", "CURRENT_ROLE"):
+            i += 1
+        elif words[i] not in _MY_KINDS and words[i] != "AGGREGATE":
+            if words[i] == "VIEW":  # DEFINER = `u`@`h` VIEW function AS ...
+                return None
+            i += 1  # a bare user name; a bare host may follow
+            if i >= n:
+                return _MORE
+            if words[i] not in _MY_KINDS and words[i] != "AGGREGATE":
+                i += 1
+    if i < n and words[i] == "AGGREGATE":
+        i += 1
+    if i >= n:
+        return _MORE
+    return i if words[i] in _MY_KINDS else None
+
+
+def _classify_mysql(words: list[str]) -> _Found:
+    k = _mysql_prefix(words)
+    if k is None:
+        return None
+    if k == _MORE:  # e.g. CREATE OR REPLACE DEFINER = admin@localhost PROCEDURE
+        return len(words) - 1, _MyBody(prefix=list(words))
+    return k, _MyBody()
 
 
 def _classify_sqlite(words: list[str]) -> _Found:
     # CREATE [TEMP|TEMPORARY] TRIGGER, as in sqlite3_complete().
     k = 2 if words[1:2] == ["TEMP"] or words[1:2] == ["TEMPORARY"] else 1
     return (k, _Body(atomic=False)) if words[k : k + 1] == ["TRIGGER"] else None
+
+
+def _classify_nothing(words: list[str]) -> _Found:
+    return None
+
+
+def _mysql_dialect(delimiter: str) -> _Dialect:
+    """Minimal MySQL: '#' comments, "--" needs a space after it, backslash escapes in
+    both kinds of string, and /*! ... */ is code, not a comment. Statements end at
+    *delimiter*: ';' as the server reads a file (compound statements keep theirs), or
+    the one a DELIMITER command set, where ';' is plain code and no body is tracked."""
+    specials, plain = r"\-/'\"`;#", r"-(?!-(?:\s|\Z))|/(?!\*)"
+    classify: Callable[[list[str]], _Found] = _classify_mysql
+    if delimiter != ";":
+        escaped = re.escape(delimiter)
+        first = re.escape(delimiter[0])
+        new = delimiter[0] not in "-/'\"`;#"
+        specials += first if new else ""
+        # plain code where it stands, unless the delimiter starts there
+        plain = f"(?!{escaped})(?:{plain}|;{'|' + first if new else ''})"
+        classify = _classify_nothing
+    return _dialect(
+        specials=specials,
+        plain=plain,
+        quoted=rf"{_ESQ}|{_EDQ}|{_BQ}|/\*!.*?\*/",
+        prefix="",
+        classify=classify,
+        semi=re.escape(delimiter),
+        comment=r"(?:--(?=\s|\Z)|\#)[^\n]*|/\*.*?\*/",
+        bad_string="'",
+        bad_double_quoted_string='"',
+        bad_backquoted_identifier="`",
+        bad_block_comment=r"/\*",
+    )
 
 
 # Each dialect's patterns are compiled on first use: a run uses one of them.
@@ -352,21 +454,7 @@ _SPECS = {
         bad_bracketed_identifier=r"\[",
         bad_block_comment=r"/\*",
     ),
-    # Minimal MySQL: '#' comments, "--" needs a space after it, backslash
-    # escapes in both kinds of string, and /*! ... */ is code, not a comment.
-    "mysql": lambda: _dialect(
-        specials=r"\-/'\"`;#",
-        plain=r"-(?!-(?:\s|\Z))|/(?!\*)",
-        quoted=rf"{_ESQ}|{_EDQ}|{_BQ}|/\*!.*?\*/",
-        prefix="",
-        classify=_classify_mysql,
-        semi=";",
-        comment=r"(?:--(?=\s|\Z)|\#)[^\n]*|/\*.*?\*/",
-        bad_string="'",
-        bad_double_quoted_string='"',
-        bad_backquoted_identifier="`",
-        bad_block_comment=r"/\*",
-    ),
+    "mysql": lambda: _mysql_dialect(";"),
 }
 _DIALECTS = {}
 
@@ -417,69 +505,76 @@ def split(sql: str, dialect: str) -> list[Statement]:
 
 
 # The mysql client's DELIMITER command: the rest of the line names the new terminator.
-_DELIMITER_COMMAND = re.compile(r"^[ \t]*DELIMITER[ \t]+(\S+)[^\n]*", re.I | re.M)
-# What the mysql client skips whole while it looks for the terminator: strings (with
-# backslash escapes), backquoted names, comments; /*! ... */ is code, skipped whole too.
-_MY_SKIP = (r"'[^'\\]*(?:(?:''|\\.)[^'\\]*)*'|\"[^\"\\]*(?:(?:\"\"|\\.)[^\"\\]*)*\""
-            r"|`[^`]*(?:``[^`]*)*`|/\*.*?\*/|(?:--(?=\s)|\#)[^\n]*")
-_MY_LEADING = re.compile(r"(?:[ \t\n\r\f\v]+|(?:--(?=\s)|\#)[^\n]*|/\*(?!!).*?\*/)*", re.S)
+_DELIMITER_COMMAND = re.compile(r"^\ufeff?[ \t]*DELIMITER[ \t]+(\S+)[^\n]*", re.I | re.M)
+# What can hide a DELIMITER line: strings, backquoted names, comments (/*! ... */ too,
+# whose DELIMITER would be code, not a command); group q when complete.
+_MY_HIDING = re.compile(
+    rf"(?P<q>{_ESQ}|{_EDQ}|{_BQ}|/\*.*?\*/|(?:--(?=\s|\Z)|\#)[^\n]*)|['\"`]|/\*", re.S)
+_DELIMITED: dict[str, _Dialect] = {}  # a dialect per custom delimiter
+
+
+def _commands(sql: str) -> list[re.Match[str]]:
+    """The DELIMITER lines of *sql* that stand outside strings and comments."""
+    found, pos, hiding = [], 0, _MY_HIDING.search
+    for command in _DELIMITER_COMMAND.finditer(sql):
+        at = command.start()
+        while pos <= at:
+            m = hiding(sql, pos)
+            if m is None or m.start() >= at:
+                found.append(command)
+                pos = command.end()
+            elif m.lastgroup is None:  # never closed: the split reports it
+                return found
+            else:
+                pos = m.end()
+    return found
 
 
 def _split_delimited(sql: str) -> list[Statement]:
     """MySQL text with DELIMITER commands, as the mysql client cuts it: each DELIMITER
     line (outside strings and comments) changes the terminator for what follows and is
-    no statement itself; statements end at the terminator in force."""
-    first_words = _compiled("mysql").first_words
+    no statement itself. Where the terminator is ';', statements are read as without
+    any DELIMITER (compound statements keep their inner ';'); elsewhere they end at the
+    terminator, and ';' is plain code."""
     out: list[Statement] = []
-    delimiter, start, pos = ";", 0, 0
-    token = _delimited_scanner(delimiter)
-    while True:
-        m = token.search(sql, pos)
-        if m is None:
-            _delimited_statement(sql, start, len(sql), first_words, out)
-            return out
-        kind = m.lastgroup
-        if kind == "skip":
-            if m.group().startswith(("'", '"', "`", "/*")) and not _closed(m.group()):
-                raise SplitError(f"unterminated quoted text opened at line "
-                                 f"{_line_of(sql, m.start())}")
-            pos = m.end()
-        elif kind == "command":
-            _delimited_statement(sql, start, m.start(), first_words, out)
-            delimiter = m.group("delim")
-            token = _delimited_scanner(delimiter)
-            start = pos = m.end()
-        else:  # the terminator
-            _delimited_statement(sql, start, m.start(), first_words, out)
-            start = pos = m.end()
+    line, line_pos = 1, 0
+    begin, delimiter = (1 if sql.startswith("\ufeff") else 0), ";"
+    for command in [*_commands(sql), None]:
+        end = len(sql) if command is None else command.start()
+        if delimiter == ";":
+            dialect = _compiled("mysql")
+        else:
+            dialect = _DELIMITED.get(delimiter)
+            if dialect is None:
+                if len(_DELIMITED) > 64:
+                    _DELIMITED.clear()
+                dialect = _DELIMITED[delimiter] = _mysql_dialect(delimiter)
+        wordy = delimiter[0].isalnum() or delimiter[0] in "_$"
+        for start, code_end, words in _statements(
+                sql, partial(dialect.tokens.match, endpos=end),
+                partial(dialect.opening.match, endpos=end),
+                partial(dialect.first_words.match, endpos=end),
+                dialect.scan, dialect.classify, begin):
+            line += sql.count("\n", line_pos, start)
+            line_pos = start
+            text = sql[start:code_end].rstrip(_WS)
+            if wordy:  # the custom dialect's words took the delimiter's first letter
+                words = filter(None, _compiled("mysql").first_words.match(
+                    text).group(*_WORD_GROUPS))
+                words = map(str.upper, words)
+            out.append(Statement(text, line, tuple(words)))
+        if command is not None:
+            begin, delimiter = command.end(), command.group(1)
+    return out
 
 
-def _closed(text: str) -> bool:
-    return len(text) > 1 and (text.endswith("*/") if text.startswith("/*")
-                              else text[-1] == text[0])
-
-
-def _delimited_scanner(delimiter: str) -> re.Pattern[str]:
-    return re.compile(rf"(?P<skip>{_MY_SKIP}|['\"`]|/\*)|(?P<command>^[ \t]*DELIMITER[ \t]+"
-                      rf"(?P<delim>\S+)[^\n]*)|(?P<end>{re.escape(delimiter)})",
-                      re.I | re.M | re.S)
-
-
-def _delimited_statement(sql, a, b, first_words, out):
-    lead = _MY_LEADING.match(sql, a, b)
-    code = lead.end()
-    text = sql[code:b].rstrip(_WS)
-    if not text:
-        return
-    words = [w.upper() for w in first_words.match(text).group(*_WORD_GROUPS) if w]
-    out.append(Statement(text, _line_of(sql, code), tuple(words)))
-
-
-def _statements(sql, match, match_opening, words_at, scan, classify):
+def _statements(sql, match, match_opening, words_at, scan, classify, pos=-1):
     """Each statement of *sql* as (start, code_end, words): its first character, the
     end of its code (without a trailing comment), its first six words. A generator:
-    a call per statement would cost split() a few percent."""
-    pos = 1 if sql.startswith("\ufeff") else 0  # everything before pos is consumed
+    a call per statement would cost split() a few percent. pos: where to start (by
+    default 0, or 1 after a byte order mark)."""
+    if pos < 0:
+        pos = 1 if sql.startswith("\ufeff") else 0  # everything before pos is consumed
     start, code_end, words, body = -1, 0, [], None  # body: a tracker of inner ';'
     while True:
         # Never None: the skip stops only where one of the tokens can start.
