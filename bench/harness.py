@@ -10,7 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -155,22 +155,30 @@ def _busy_fraction(before, after):
 # -- databases ------------------------------------------------------------------------------
 @dataclass
 class Database:
-    """One throwaway database: a PostgreSQL database or a SQLite file."""
+    """One throwaway database: a PostgreSQL or MySQL database, or a SQLite file."""
 
     dialect: str
     name: str
     path: Path | None = None  # SQLite
-    host: str | None = None  # PostgreSQL
+    host: str | None = None  # PostgreSQL, MySQL
     port: int | None = None
     user: str | None = None
     password: str | None = None
 
     def pg_url(self, scheme="postgresql", query=""):
-        auth = self.user or ""
-        if self.password:
-            auth += f":{self.password}"
+        return self.server_url(scheme, query)
+
+    def server_url(self, scheme, query="", password=True):
+        """``scheme://user[:password]@host:port/name[?query]``; ``password=False`` leaves
+        the password out (for a command line: pass it in the environment instead)."""
+        auth = quote(self.user or "", safe="")
+        if self.password and password:
+            auth += f":{quote(self.password, safe='')}"
         return (f"{scheme}://{auth}{'@' if auth else ''}{self.host}:{self.port}/{self.name}"
                 + (f"?{query}" if query else ""))
+
+    def mysql_url(self, password=True):
+        return self.server_url("mysql", password=password)
 
     def sqlalchemy_url(self, pg_driver="psycopg"):
         """postgresql+psycopg://... or sqlite:////abs/path (Alembic, yoyo)."""
@@ -314,6 +322,93 @@ class PostgresServer:
 
     def version(self):
         return self._admin("SHOW server_version", ())[0][0]
+
+    def close(self):
+        self.admin.close()
+
+
+class MySQLServer:
+    """A MySQL or MariaDB server: one database per measurement (``ferrybench_<tool>_<hex>``),
+    dropped afterwards; those of an interrupted run are dropped at the start."""
+
+    dialect = "mysql"
+
+    def __init__(self, url, quiet, password=None):
+        import pymysql
+
+        self.quiet = quiet
+        parts = urlsplit(url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 3306
+        self.user = unquote(parts.username) if parts.username else "root"
+        self.password = unquote(parts.password) if parts.password else password
+        self.prefix = "ferrybench_"
+        try:
+            self.admin = pymysql.connect(**self.params(), autocommit=True, connect_timeout=5)
+        except pymysql.Error as exc:
+            raise BenchError(f"cannot connect to MySQL at {self.host}:{self.port} as "
+                             f"{self.user}: {exc}\n(start it, or leave mysql out of "
+                             "--databases)")
+        self.server_version = self._admin("SELECT VERSION()")[0][0]
+        self.label = "MariaDB" if "mariadb" in self.server_version.lower() else "MySQL"
+
+    def params(self, database=None):
+        """PyMySQL's connect() arguments; the driver's defaults otherwise, as a minimal
+        tool (and ferryman, for a URL without TLS parameters) leaves them."""
+        params = {"host": self.host, "port": self.port, "user": self.user,
+                  "password": self.password or ""}
+        if database:
+            params["database"] = database
+        return params
+
+    def _admin(self, sql, params=None):
+        with self.admin.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def create(self, tag):
+        name = f"{self.prefix}{tag.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+        self._admin(f"CREATE DATABASE `{name}`")
+        return Database("mysql", name, host=self.host, port=self.port, user=self.user,
+                        password=self.password)
+
+    def drop(self, db):
+        self._admin(f"DROP DATABASE IF EXISTS `{db.name}`")
+
+    def drop_leftovers(self):
+        """Databases of an earlier run that was interrupted."""
+        for (name,) in self._admin("SELECT schema_name FROM information_schema.SCHEMATA "
+                                   "WHERE schema_name LIKE %s", (self.prefix + "%",)):
+            self.drop(Database("mysql", name))
+
+    def settle(self):
+        """Flush the files of earlier runs (a DROP DATABASE deletes a thousand of them),
+        then wait for a quiet machine and server; True if they were quiet."""
+        os.sync()
+        return self.quiet.wait(self.busy)
+
+    def wait_quiet(self):
+        return self.quiet.wait(self.busy)
+
+    def busy(self):
+        """Other sessions in the middle of a statement (a test suite, another benchmark
+        sharing the server); the server's own threads left out."""
+        return self._admin(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() "
+            "AND COMMAND NOT IN ('Sleep', 'Daemon', 'Binlog Dump') "
+            "AND USER NOT IN ('system user', 'event_scheduler')")[0][0]
+
+    def count_objects(self, db):
+        tables = self._admin("SELECT 'table', table_name FROM information_schema.TABLES "
+                             "WHERE table_schema = %s AND table_type = 'BASE TABLE'",
+                             (db.name,))
+        indexes = self._admin("SELECT DISTINCT 'index', index_name FROM "
+                              "information_schema.STATISTICS WHERE table_schema = %s "
+                              "AND index_name <> 'PRIMARY'", (db.name,))
+        return _count(list(tables) + list(indexes), "table", "index")
+
+    def version(self):
+        return self.server_version
 
     def close(self):
         self.admin.close()

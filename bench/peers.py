@@ -15,6 +15,7 @@ from harness import BENCH, PYTHON, BenchError
 
 REQUIREMENTS = BENCH / "requirements.txt"
 NODE_PREFIX = BENCH / ".node"
+MAKE_TOOLS = BENCH.parent / ".tools"  # `make tools`: npm install --prefix .tools dbmate
 DBMATE_NPM = "dbmate@2.36.0"
 
 
@@ -41,9 +42,13 @@ def _python_missing():
 
 
 def dbmate_binary():
-    """The Go binary inside the platform package npm installed (not the node wrapper)."""
-    found = sorted((NODE_PREFIX / "node_modules" / "@dbmate").glob("*/bin/dbmate"))
-    return found[0] if found else None
+    """The Go binary inside the platform package npm installed (not the node wrapper):
+    bench/.node's, else the one `make tools` put in .tools (ensure() checks its version)."""
+    for prefix in (NODE_PREFIX, MAKE_TOOLS):
+        found = sorted((prefix / "node_modules" / "@dbmate").glob("*/bin/dbmate"))
+        if found:
+            return found[0]
+    return None
 
 
 def _dbmate_version(binary):

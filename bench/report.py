@@ -3,9 +3,15 @@
 import json
 import statistics
 
-DIALECTS = (("postgresql", "PostgreSQL"), ("sqlite", "SQLite"))
+# The columns' names; run.py names MySQL's after the server it found (MariaDB or MySQL).
+NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL"}
 RAW_LIMIT = "raw-python-limit"
 RAW_VARIANTS = ("raw-python-statements", "raw-python-files")
+
+
+def _dialects(section):
+    """(dialect, column name) of the engines in ``section``, in the tables' order."""
+    return [(d, name) for d, name in NAMES.items() if d in section]
 
 
 def summarize(samples):
@@ -44,7 +50,7 @@ def _median(rows, key):
 
 def apply_table(results, labels, count, repeat):
     apply = results["apply"]
-    dialects = [(d, name) for d, name in DIALECTS if d in apply]
+    dialects = _dialects(apply)
     head = [f"apply {count} migrations (median of {repeat}, cold process)"]
     for _, name in dialects:
         head += [f"{name} s", "× raw Python"]
@@ -54,8 +60,8 @@ def apply_table(results, labels, count, repeat):
         chosen = apply[d].get(RAW_LIMIT, {}).get("from")
         if chosen:
             notes.append(f"{name}: {labels[chosen].split(', ', 1)[-1]}")
-    keys = [RAW_LIMIT, *RAW_VARIANTS, "raw-cli", "ferryman", "ferryman-no-backup", "dbmate",
-            "alembic", "yoyo"]
+    keys = [RAW_LIMIT, *RAW_VARIANTS, "raw-python-history", "raw-cli", "ferryman",
+            "ferryman-no-backup", "dbmate", "alembic", "yoyo"]
     for key in keys:
         if not any(key in apply[d] for d, _ in dialects):
             continue
@@ -72,12 +78,29 @@ def apply_table(results, labels, count, repeat):
         lines.append(_row(cells))
     if notes:
         lines += ["", "raw Python limit = " + "; ".join(notes) + "."]
+    against = _against_dbmate(apply, dialects)
+    if against:
+        lines += ["", against]
     return "\n".join(lines)
+
+
+def _against_dbmate(apply, dialects):
+    """ferryman's apply as a multiple of dbmate's, per engine (> 1: slower than dbmate)."""
+    parts = []
+    for d, name in dialects:
+        base = _median(apply[d], "dbmate")
+        cells = [f"{label} {_ratio(_median(apply[d], key), base)}"
+                 for key, label in (("ferryman", "`up`"),
+                                    ("ferryman-no-backup", "`up --no-backup`"))
+                 if base and key in apply[d]]
+        if cells:
+            parts.append(f"{name} " + ", ".join(cells))
+    return ("ferryman ÷ dbmate (apply): " + "; ".join(parts) + ".") if parts else ""
 
 
 def status_table(results, labels, count, repeat, calls):
     status = results["status"]
-    dialects = [(d, name) for d, name in DIALECTS if d in status]
+    dialects = _dialects(status)
     head = [f"status, {count} applied, none pending (median of {repeat})"]
     for _, name in dialects:
         head += [f"{name} s", "÷ Python floor", "÷ dbmate"]
@@ -104,7 +127,7 @@ def status_table(results, labels, count, repeat, calls):
 
 def inprocess_summary(results, target_ms=5.0):
     parts = []
-    for d, name in DIALECTS:
+    for d, name in NAMES.items():
         row = results.get("inprocess", {}).get(d)
         if row:
             verdict = "meets" if row["median_ms"] < target_ms else "MISSES"
@@ -117,7 +140,8 @@ def machine_lines(machine):
     lines = [f"- machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['platform']}",
              f"- Python {machine['python']}",
              f"- PostgreSQL {machine.get('postgresql') or 'n/a'}; SQLite library "
-             f"{machine['sqlite']} (Python), CLI {machine.get('sqlite_cli') or 'n/a'}",
+             f"{machine['sqlite']} (Python), CLI {machine.get('sqlite_cli') or 'n/a'}"
+             + (f"; {NAMES['mysql']} {machine['mysql']}" if machine.get("mysql") else ""),
              "- " + ", ".join(f"{k} {v}" for k, v in machine["tools"].items() if v),
              "- load average (1, 5, 15 min) at start {}, at end {}".format(
                  *(" / ".join(f"{x:.2f}" for x in machine[k])

@@ -3,6 +3,7 @@
     make bench                                  # or: .venv/bin/python bench/run.py
     make bench BENCH_ARGS="--quick"             # smoke run: 100 migrations, 1 repetition
     .venv/bin/python bench/run.py --repeat 9 --databases sqlite --tools ferryman,dbmate
+    .venv/bin/python bench/run.py --databases mysql          # MySQL/MariaDB (not by default)
 
 See bench/README.md for what is measured and how.
 """
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -37,11 +39,13 @@ import harness  # noqa: E402  (after the re-exec)
 import peers  # noqa: E402
 import report  # noqa: E402
 import tools  # noqa: E402
-from harness import PYTHON, BenchError, PostgresServer, SQLiteServer  # noqa: E402
+from harness import PYTHON, BenchError, MySQLServer, PostgresServer, SQLiteServer  # noqa: E402
 from tools.ferryman import source_digest  # noqa: E402
 from workload import write_workspace  # noqa: E402
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432"
+DEFAULT_MYSQL = "mysql://root@127.0.0.1:3306"
+DATABASES = ["postgresql", "sqlite", "mysql"]
 TARGET_MS = 5.0
 
 
@@ -49,7 +53,8 @@ def parse_args(argv=None):
     keys = [cls.key for cls in tools.ALL]
     p = argparse.ArgumentParser(
         description="ferryman vs Alembic, yoyo, dbmate and the raw-SQL limit: cold "
-                    "`up` of N migrations and `status`, on PostgreSQL and SQLite.")
+                    "`up` of N migrations and `status`, on PostgreSQL and SQLite (and "
+                    "MySQL/MariaDB with --databases).")
     p.add_argument("--count", "-n", type=int, help="migrations to apply (default 1000; "
                    "100 with --quick)")
     p.add_argument("--repeat", "-r", type=int, help="timed applies per tool and database "
@@ -72,13 +77,20 @@ def parse_args(argv=None):
                         "imports, as on a first run (default: on)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: --count 100 --repeat 1 --status-repeat 3")
+    # MySQL is asked for by name: `make bench` must not need a third server, and the
+    # full run is long enough already (MySQL adds about five minutes).
     p.add_argument("--databases", default="postgresql,sqlite",
-                   help="comma-separated: postgresql, sqlite (default both)")
+                   help="comma-separated: postgresql, sqlite, mysql (default "
+                        "postgresql,sqlite)")
     p.add_argument("--tools", default=",".join(keys),
                    help=f"comma-separated subset of: {', '.join(keys)}")
     p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG),
                    help=f"PostgreSQL server, without a database name (default {DEFAULT_PG}"
                         " or $BENCH_PG_URL); the user must be allowed to CREATE DATABASE")
+    p.add_argument("--mysql-url", default=os.environ.get("BENCH_MYSQL_URL", DEFAULT_MYSQL),
+                   help=f"MySQL or MariaDB server, without a database name (default "
+                        f"{DEFAULT_MYSQL} or $BENCH_MYSQL_URL; a password is better in "
+                        "$BENCH_MYSQL_PASSWORD); the user must be allowed to CREATE DATABASE")
     p.add_argument("--setup", action=argparse.BooleanOptionalAction, default=True,
                    help="install missing peers first: pip into .venv, npm into "
                         "bench/.node (default: on; idempotent)")
@@ -90,7 +102,7 @@ def parse_args(argv=None):
     args.count = args.count or (100 if args.quick else 1000)
     args.repeat = args.repeat or (1 if args.quick else 5)
     args.status_repeat = args.status_repeat or (3 if args.quick else 20)
-    args.databases = _choices(p, "--databases", args.databases, ["postgresql", "sqlite"])
+    args.databases = _choices(p, "--databases", args.databases, DATABASES)
     args.tools = _choices(p, "--tools", args.tools, keys)
     if min(args.count, args.repeat, args.status_repeat, args.calls) < 1 or args.warmup < 0:
         p.error("counts must be positive")
@@ -220,9 +232,10 @@ def bench_status(server, selected, by_key, args):
 
 def bench_inprocess(ferryman, db, args):
     script = HERE / "scripts" / "inprocess_status.py"
+    # the URL in the environment: it may hold a password, a command line must not
     out = harness.run(harness.Command(
-        [PYTHON, script, ferryman.url(db), ferryman.ws.sql_dir, args.calls],
-        cwd=ferryman.ws.root)).stdout
+        [PYTHON, script, ferryman.migrations_dir(db), args.calls],
+        {"BENCH_DATABASE_URL": ferryman.url(db)}, cwd=ferryman.ws.root)).stdout
     data = json.loads(out)
     if data["pending_count"] != 0 or data["dirty"]:
         raise BenchError(f"in-process status saw {data}")
@@ -234,8 +247,9 @@ def bench_inprocess(ferryman, db, args):
 
 def _probe(server):
     """A stand-in database, to ask a tool whether it has a command for this dialect."""
+    port, user = (3306, "root") if server.dialect == "mysql" else (5432, "postgres")
     return harness.Database(server.dialect, "probe", path=Path("/nonexistent.db"),
-                            host="127.0.0.1", port=5432, user="postgres")
+                            host="127.0.0.1", port=port, user=user)
 
 
 # -- the machine -----------------------------------------------------------------------------
@@ -261,9 +275,23 @@ def machine_info(servers, instances):
     }
     if "postgresql" in servers:
         info["postgresql"] = servers["postgresql"].version()
+    if "mysql" in servers:
+        info["mysql"] = servers["mysql"].version()
     for tool in instances:
         info["tools"].update(tool.versions())
     return info
+
+
+def _redacted(key, value):
+    """A configuration value for the JSON: paths as text, no password in a URL."""
+    if isinstance(value, Path):
+        return str(value)
+    if key.endswith("_url") and value:
+        parts = urlsplit(value)
+        if parts.password:
+            host = parts.netloc.rsplit("@", 1)[-1]
+            return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
+    return value
 
 
 def _first_word(argv, last=False):
@@ -304,10 +332,15 @@ def main(argv=None):
             servers["postgresql"].drop_leftovers()
         if "sqlite" in args.databases:
             servers["sqlite"] = SQLiteServer(root / "db", quiet)
+        if "mysql" in args.databases:
+            password = os.environ.get("BENCH_MYSQL_PASSWORD")
+            servers["mysql"] = MySQLServer(args.mysql_url, quiet, password)
+            servers["mysql"].drop_leftovers()
+            report.NAMES["mysql"] = servers["mysql"].label  # MariaDB or MySQL
         try:
             log(f"generating {args.count} migrations for {len(order)} tools in {root}"
                 + (" (kept)" if args.keep else ""))
-            ws = write_workspace(root, args.count)
+            ws = write_workspace(root, args.count, args.databases)
             for cls in order:
                 by_key[cls.key] = tool = cls(ws)
                 tool.prepare()
@@ -347,7 +380,7 @@ def main(argv=None):
     path = args.results / f"bench-{started}.json"
     report.write_json(path, {
         "started": started, "machine": machine,
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "config": {k: _redacted(k, v) for k, v in vars(args).items()},
         "labels": labels, "results": results})
     out += ["", f"JSON: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}"]
     print("\n".join(out))

@@ -1,11 +1,14 @@
 """ferryman's status from inside a running service: one Migrator, many .status() calls.
 
-    inprocess_status.py DATABASE_URL MIGRATIONS_FOLDER CALLS
+    BENCH_DATABASE_URL=... inprocess_status.py MIGRATIONS_FOLDER CALLS
+
+(the URL in the environment: it may hold a password, which a command line must not)
 
 Prints JSON: the seconds of each call (after one warm-up call) and what it returned.
 """
 
 import json
+import os
 import sys
 import time
 
@@ -25,4 +28,4 @@ def main(url, folder, calls):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main(os.environ["BENCH_DATABASE_URL"], *sys.argv[1:])

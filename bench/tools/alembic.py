@@ -82,11 +82,12 @@ class Alembic(Tool):
         return Command([VENV_BIN / "alembic", "-c", self.folder / "alembic.ini", *args],
                        {"BENCH_DATABASE_URL": db.sqlalchemy_url("psycopg")}, cwd=self.folder)
 
+    # Not on MySQL: its revision scripts are written in the standard spelling only.
     def apply(self, db):
-        return self._command(db, "upgrade", "head")
+        return self._command(db, "upgrade", "head") if db.dialect in self.dialects else None
 
     def status(self, db):
-        return self._command(db, "current")
+        return self._command(db, "current") if db.dialect in self.dialects else None
 
     def check_status(self, output):
         head = f"r{self.ws.migrations[-1].version} (head)"

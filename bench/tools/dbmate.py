@@ -16,20 +16,31 @@ class Dbmate(Tool):
     label = "dbmate"
     status_label = "`dbmate status`"
 
+    dialects = ("postgresql", "sqlite", "mysql")
+
     def prepare(self):
         self.binary = dbmate_binary()
-        self.folder = self.ws.dir("dbmate")
-        for m in self.ws.migrations:
-            (self.folder / f"{m.version}_{m.name}.sql").write_text(
-                TEMPLATE.format(up=m.up_sql, down=m.down_sql))
+        self.folders = {}
+        for dialect in ("postgresql", *self.ws.variants):
+            folder = self.folders[dialect] = self.ws.dir_for("dbmate", dialect)
+            for m in self.ws.migrations_for(dialect):
+                (folder / f"{m.version}_{m.name}.sql").write_text(
+                    TEMPLATE.format(up=m.up_sql, down=m.down_sql))
+
+    def folder(self, db):
+        return self.folders.get(db.dialect, self.folders["postgresql"])
 
     def url(self, db):
         if db.dialect == "sqlite":
             return f"sqlite:{db.path}"
+        if db.dialect == "mysql":
+            # dbmate's MySQL driver (go-sql-driver/mysql) turns on multiStatements
+            # itself: a file's two statements go in one call, as on PostgreSQL.
+            return db.mysql_url()
         return db.pg_url("postgres", "sslmode=disable")
 
     def _command(self, db, *args):
-        return Command([self.binary, "--migrations-dir", self.folder, *args],
+        return Command([self.binary, "--migrations-dir", self.folder(db), *args],
                        {"DATABASE_URL": self.url(db)}, cwd=self.ws.root)
 
     def apply(self, db):

@@ -14,16 +14,25 @@ class Ferryman(Tool):
     label = "ferryman"
     status_label = "`ferryman status`"
 
+    dialects = ("postgresql", "sqlite", "mysql")
+
     def url(self, db):
         if db.dialect == "sqlite":
             return f"sqlite:///{db.path}"  # an absolute path: four slashes
+        if db.dialect == "mysql":
+            return db.mysql_url()  # PyMySQL, ferryman's MySQL driver
         return db.pg_url("postgresql")
 
+    def migrations_dir(self, db):
+        return self.ws.sql_dir_for(db.dialect)
+
     def _command(self, db, *args):
-        # The migrations are the shared golang-migrate folder, ferryman's own format.
-        # The working directory is the workspace: no ferryman.toml or pyproject.toml
-        # there, and the backups (on by default) go to its backups/ folder.
-        env = {"FERRYMAN_DATABASE_URL": self.url(db), "FERRYMAN_MIGRATIONS": self.ws.sql_dir}
+        # The migrations are the shared golang-migrate folder, ferryman's own format
+        # (MySQL's spelling for MySQL). The working directory is the workspace: no
+        # ferryman.toml or pyproject.toml there, and the backups (on by default) go to
+        # its backups/ folder.
+        env = {"FERRYMAN_DATABASE_URL": self.url(db),
+               "FERRYMAN_MIGRATIONS": self.migrations_dir(db)}
         return Command([VENV_BIN / "ferryman", *args], env, cwd=self.ws.root)
 
     def apply(self, db):
@@ -36,14 +45,14 @@ class Ferryman(Tool):
         return self._command(db, "status", "--json")  # the stable contract, not the text
 
     def check_status(self, output):
-        head = int(self.ws.migrations[-1].version)
+        head = int(self.ws.migrations[-1].version)  # the same versions in every variant
         data = json.loads(output)
         if data["current_version"] != head or data["pending_count"] or data["dirty"]:
             return f"expected version {head}, nothing pending, not dirty: {output[:2000]}"
 
     def versions(self):
         return {"ferryman": dist_version("ferryman"), "ferryman source": source_digest(),
-                "psycopg": dist_version("psycopg")}
+                "psycopg": dist_version("psycopg"), "PyMySQL": dist_version("PyMySQL")}
 
 
 class FerrymanNoBackup(Ferryman):

@@ -25,11 +25,12 @@ class Yoyo(Tool):
                         "--database", db.sqlalchemy_url("psycopg"), self.folder],
                        cwd=self.ws.root)
 
+    # Not on MySQL: its files are written in the standard spelling only.
     def apply(self, db):
-        return self._command(db, "apply")
+        return self._command(db, "apply") if db.dialect in self.dialects else None
 
     def status(self, db):
-        return self._command(db, "list")
+        return self._command(db, "list") if db.dialect in self.dialects else None
 
     def check_status(self, output):
         applied = sum(1 for line in output.splitlines() if line.startswith("A "))
